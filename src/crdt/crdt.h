@@ -1,0 +1,232 @@
+/*
+ * crdt.h — internal interface of the CRDT engine (src/crdt).
+ *
+ * The engine is SQL-compatible with cr-sqlite 0.16: same functions, same
+ * crsql_changes virtual table, same merge rules, same packed primary keys.
+ * Its storage differs for speed: cr-sqlite keeps one clock row per (row,
+ * column) plus a primary-key lookaside table; we keep ONE clock row per base
+ * row, keyed by the row's primary key, with the metadata of every column in
+ * columns of that row. The layout of "<t>__crsql_clock":
+ *
+ *   <pk columns>            same names as the base table's primary key
+ *                           (no declared type: values are stored exactly as
+ *                           cr-sqlite's lookaside stores them)
+ *   __crsql_dbv             max db_version over the row's entries (indexed)
+ *   __crsql_cl, __crsql_cl_dbv, __crsql_cl_site, __crsql_cl_seq
+ *                           the sentinel entry (cid '-1'): col_version is
+ *                           the causal length; NULL when cr-sqlite would
+ *                           have no sentinel row
+ *   "<c>__crsql_v", "<c>__crsql_dbv", "<c>__crsql_site", "<c>__crsql_seq"
+ *                           the entry of non-primary-key column c; NULL
+ *                           col_version when cr-sqlite would have no row
+ *
+ * Site ids are stored as ordinals of crsql_site_id (0 = this database), as
+ * cr-sqlite does. See docs/CRDT.md for the rules.
+ *
+ * Files:
+ *   pack.c          crsql_pack_columns format, value comparison
+ *   state.c         per-connection state, db_version, site id, hooks
+ *   tableinfo.c     table introspection, compatibility checks, statements
+ *   as_crr.c        crsql_as_crr / as_table / begin_alter / commit_alter
+ *   local_writes.c  trigger functions tracking local INSERT/UPDATE/DELETE
+ *   merge.c         INSERT INTO crsql_changes (remote change merge)
+ *   changes_vtab.c  the crsql_changes virtual table
+ *   functions.c     registration of every SQL function
+ *   fractindex.c    crsql_fract_as_ordered and fractional index keys
+ *   ext_entry.c     loadable-extension entry points (extension build only)
+ */
+#ifndef BL_CRDT_H
+#define BL_CRDT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/sqlite_api.h"
+
+#define BL_SITE_ID_LEN 16
+#define BL_SENTINEL "-1"
+#define BL_MAX_NAME_LEN 2048
+#define BL_CRSQLITE_VERSION 160300 /* the cr-sqlite version we mirror: 0.16.3 */
+
+/* ------------------------------------------------------------ pack.c */
+
+/* SQLite fundamental type codes, as cr-sqlite's pack format uses them. */
+enum { BL_T_INTEGER = 1, BL_T_FLOAT = 2, BL_T_TEXT = 3, BL_T_BLOB = 4, BL_T_NULL = 5 };
+
+/* One value unpacked from a packed-columns blob. Text and blob point into
+ * the packed buffer (borrowed; valid while the buffer is). */
+typedef struct bl_pkval {
+  int type;
+  sqlite3_int64 i;
+  double r;
+  const unsigned char *p;
+  int n;
+} bl_pkval;
+
+/* Packs argc values exactly as cr-sqlite's crsql_pack_columns. On success
+ * *out is a sqlite3_malloc'ed buffer of *out_len bytes owned by the caller.
+ * Returns SQLITE_OK, SQLITE_NOMEM, or SQLITE_ABORT for more than 255 values. */
+int bl__pack_values(int argc, sqlite3_value **argv, unsigned char **out, int *out_len);
+
+/* Unpacks a packed-columns blob into out[0..max). Sets *count. Returns
+ * SQLITE_OK or SQLITE_ERROR with *err set to a static message for a
+ * truncated or malformed blob, or one with more than max values. */
+int bl__unpack(const unsigned char *buf, int len, bl_pkval *out, int max, int *count,
+               const char **err);
+
+/* Binds an unpacked value to parameter idx (text and blob SQLITE_TRANSIENT). */
+int bl__bind_pkval(sqlite3_stmt *stmt, int idx, const bl_pkval *v);
+
+/* Compares two values as cr-sqlite does for merge tie-breaks: values of
+ * different types order by type (NULL lowest, then blob, text, real,
+ * integer highest); same types compare by value (bytes for text and blob).
+ * Returns <0, 0 or >0. */
+int bl__compare_values(sqlite3_value *l, sqlite3_value *r);
+
+/* ------------------------------------------------------------ tableinfo.c */
+
+typedef struct bl_col {
+  char *name;
+  /* Cached statements, prepared lazily (see tableinfo.c). */
+  sqlite3_stmt *merge_upsert;   /* INSERT (pks, c) ... ON CONFLICT DO UPDATE SET c */
+  sqlite3_stmt *local_update;   /* single-column local update of the clock */
+} bl_col;
+
+typedef struct bl_table {
+  char *name;
+  int npk;
+  bl_col *pks; /* in PRIMARY KEY order */
+  int ncol;
+  bl_col *cols; /* non-pk columns in table order */
+  int pk_is_rowid; /* single INTEGER PRIMARY KEY aliasing the rowid */
+
+  /* Cached statements (NULL until first use). */
+  sqlite3_stmt *clock_select;  /* SELECT all clock columns WHERE pk */
+  sqlite3_stmt *clock_write;   /* INSERT OR REPLACE the whole clock row */
+  sqlite3_stmt *clock_delete;  /* DELETE the clock row WHERE pk */
+  sqlite3_stmt *row_select;    /* SELECT non-pk columns of the base row */
+  sqlite3_stmt *row_delete;    /* DELETE base row WHERE pk */
+  sqlite3_stmt *row_insert_pk; /* INSERT OR IGNORE base row (pks only) */
+  sqlite3_stmt *local_insert;  /* clock upsert for a local insert */
+  sqlite3_stmt *local_update_all; /* clock upsert for a multi-column local update */
+} bl_table;
+
+/* Number of clock columns for a table: npk + 1 + 4 * (ncol + 1). */
+#define BL_CLOCK_NCOLS(t) ((t)->npk + 1 + 4 * ((t)->ncol + 1))
+
+struct bl_crdt;
+
+/* Loads the description of table `name` (must exist). On failure returns an
+ * SQLite code and sets *err (sqlite3_malloc'ed). */
+int bl__table_load(sqlite3 *db, const char *name, bl_table **out, char **err);
+void bl__table_free(bl_table *t);
+void bl__table_finalize_stmts(bl_table *t);
+
+/* Checks that `name` can be a CRR, with cr-sqlite's conditions and messages.
+ * Returns SQLITE_OK, or SQLITE_ERROR with *err set (sqlite3_malloc'ed). */
+int bl__table_check_compatible(sqlite3 *db, const char *name, char **err);
+
+/* Returns the table description for a CRR, refreshing the cache when the
+ * schema changed. NULL when `name` is not a CRR. */
+int bl__tables_refresh(struct bl_crdt *st, char **err);
+bl_table *bl__table_find(struct bl_crdt *st, const char *name, int len);
+
+/* Prepares `sql` (persistent) into *stmt unless already prepared. */
+int bl__prepare_cached(sqlite3 *db, sqlite3_stmt **stmt, const char *sql);
+
+/* ------------------------------------------------------------ state.c */
+
+typedef struct bl_crdt {
+  sqlite3 *db;
+  unsigned char site_id[BL_SITE_ID_LEN];
+  sqlite3_int64 db_version;  /* committed db_version, -1 when unknown */
+  sqlite3_int64 pending;     /* db_version of the open transaction, -1 if none */
+  int seq;                   /* next seq in the open transaction */
+  int sync_bit;              /* 1 while merging: local-write triggers stay quiet */
+  int rows_impacted;
+  int merge_equal_values;    /* crsql_config 'merge-equal-values' */
+  int data_version;          /* PRAGMA data_version at last db_version read */
+  int tables_checked_this_tx;
+  int schema_version;        /* PRAGMA schema_version the table cache matches */
+  int ntables;
+  bl_table **tables;
+  sqlite3_stmt *st_data_version;
+  sqlite3_stmt *st_schema_version;
+  sqlite3_stmt *st_site_ordinal;   /* SELECT ordinal FROM crsql_site_id WHERE site_id = ? */
+  sqlite3_stmt *st_site_insert;    /* INSERT INTO crsql_site_id (site_id) ... RETURNING ordinal */
+  sqlite3_stmt *st_db_version;     /* max db_version over all clock tables */
+} bl_crdt;
+
+/* Creates the per-connection state: crsql_master, crsql_site_id and the
+ * site id. */
+int bl__state_new(sqlite3 *db, bl_crdt **out, char **err);
+void bl__state_free(bl_crdt *st);
+/* Finalizes every cached statement (they are re-prepared on demand). */
+void bl__state_finalize_stmts(bl_crdt *st);
+/* Marks the table cache stale (after our own DDL). */
+void bl__state_invalidate_tables(bl_crdt *st);
+
+/* The committed db_version (reads storage if another connection wrote). */
+int bl__db_version(bl_crdt *st, sqlite3_int64 *out);
+/* The db_version for the open transaction: max(db_version + 1, pending,
+ * merging). Sets pending. */
+int bl__next_db_version(bl_crdt *st, sqlite3_int64 merging, sqlite3_int64 *out);
+/* Ordinal for a site id (0 for ours), creating one if needed. */
+int bl__site_ordinal(bl_crdt *st, const unsigned char *site, int len, sqlite3_int64 *out);
+
+/* Transaction boundaries (commit / rollback hooks). */
+void bl__state_tx_end(bl_crdt *st, int committed);
+
+/* ------------------------------------------------------------ local_writes.c */
+void bl__fn_after_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* ------------------------------------------------------------ as_crr.c */
+void bl__fn_as_crr(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_as_table(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_begin_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_commit_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* ------------------------------------------------------------ merge.c */
+
+/* One change as crsql_changes columns describe it. */
+typedef struct bl_change {
+  const char *table;
+  int table_len;
+  const unsigned char *pk;
+  int pk_len;
+  const char *cid;
+  int cid_len;
+  sqlite3_value *val;
+  sqlite3_int64 col_version;
+  sqlite3_int64 db_version;
+  const unsigned char *site_id;
+  int site_id_len;
+  sqlite3_int64 cl;
+  sqlite3_int64 seq;
+} bl_change;
+
+/* Merges one remote change. Returns an SQLite code; on error *err is set
+ * (sqlite3_malloc'ed) and nothing of the change is applied. */
+int bl__merge_change(bl_crdt *st, const bl_change *ch, char **err);
+
+/* ------------------------------------------------------------ changes_vtab.c */
+int bl__changes_vtab_register(sqlite3 *db, bl_crdt *st);
+
+/* ------------------------------------------------------------ fractindex.c */
+int bl__fractindex_register(sqlite3 *db);
+
+/* ------------------------------------------------------------ functions.c */
+
+/* Registers everything on a connection (the body of every entry point). */
+int bl__crdt_init(sqlite3 *db, char **errmsg);
+
+/* ------------------------------------------------------------ util */
+
+/* sqlite3_mprintf-built identifier helpers: "%w" quoting is used everywhere;
+ * identifiers taken from changes or files are never pasted unquoted. */
+char *bl__ident_list(const bl_col *cols, int n, const char *prefix);
+char *bl__where_list(const bl_col *cols, int n, const char *prefix, int first_param);
+
+#endif /* BL_CRDT_H */
