@@ -165,6 +165,8 @@ void bl__state_free(bl_crdt *st);
 void bl__state_finalize_stmts(bl_crdt *st);
 /* Marks the table cache stale (after our own DDL). */
 void bl__state_invalidate_tables(bl_crdt *st);
+/* Makes the next use re-check the schema version (cheap). */
+void bl__state_invalidate_tables_soft(bl_crdt *st);
 
 /* The committed db_version (reads storage if another connection wrote). */
 int bl__db_version(bl_crdt *st, sqlite3_int64 *out);

@@ -1,0 +1,461 @@
+/*
+ * as_crr.c — turning tables into CRRs and back, and schema changes of a CRR:
+ * crsql_as_crr, crsql_as_table, crsql_begin_alter, crsql_commit_alter.
+ *
+ * crsql_as_crr checks the table by cr-sqlite's rules, creates its clock
+ * table (layout in crdt.h) with an index on the per-row maximum db_version,
+ * installs the three tracking triggers and backfills clock entries for rows
+ * that already exist. It is idempotent.
+ *
+ * crsql_begin_alter drops the triggers inside a savepoint; the application
+ * alters the table; crsql_commit_alter rebuilds the clock table for the new
+ * column set (entries of dropped columns go, added columns start empty, a
+ * changed primary key starts the clock over, as cr-sqlite does), drops the
+ * entries of rows that no longer exist (keeping tombstones), backfills, and
+ * reinstalls the triggers. From then on added columns are tracked.
+ *
+ * Divided into: DDL helpers; create_crr; the SQL functions.
+ */
+#include <string.h>
+
+#include "crdt/clock.h"
+
+static int crr_exec(sqlite3 *db, char *sql, char **err) {
+  if (!sql) return SQLITE_NOMEM;
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK && err && !*err) *err = sqlite3_mprintf("%s", msg ? msg : sqlite3_errstr(rc));
+  sqlite3_free(msg);
+  return rc;
+}
+
+/* ------------------------------------------------------------ DDL helpers */
+
+static char *crr_clock_ddl(const bl_table *t, const char *clock_name) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS \"%w\" (", clock_name);
+  if (t->pk_is_rowid) {
+    sqlite3_str_appendf(s, "\"%w\" INTEGER PRIMARY KEY, ", t->pks[0].name);
+  } else {
+    for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(s, "\"%w\", ", t->pks[i].name);
+  }
+  sqlite3_str_appendall(s, "\"__crsql_dbv\" INTEGER NOT NULL");
+  for (int e = 0; e <= t->ncol; e++) {
+    for (int k = 0; k < 4; k++) {
+      char *name = bl__clock_col_name(t, e, k);
+      sqlite3_str_appendf(s, ", %s INTEGER", name);
+      sqlite3_free(name);
+    }
+  }
+  if (t->pk_is_rowid) {
+    sqlite3_str_appendall(s, ")");
+  } else {
+    char *pks = bl__ident_list(t->pks, t->npk, NULL);
+    sqlite3_str_appendf(s, ", PRIMARY KEY (%s)) WITHOUT ROWID", pks);
+    sqlite3_free(pks);
+  }
+  return sqlite3_str_finish(s);
+}
+
+static int crr_create_clock(sqlite3 *db, const bl_table *t, char **err) {
+  char *clock = sqlite3_mprintf("%s__crsql_clock", t->name);
+  if (!clock) return SQLITE_NOMEM;
+  int rc = crr_exec(db, crr_clock_ddl(t, clock), err);
+  sqlite3_free(clock);
+  if (rc == SQLITE_OK)
+    rc = crr_exec(db,
+                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clock_dbv_idx\" ON "
+                                  "\"%w__crsql_clock\" (\"__crsql_dbv\")",
+                                  t->name, t->name),
+                  err);
+  return rc;
+}
+
+static int crr_drop_triggers(sqlite3 *db, const char *table, char **err) {
+  return crr_exec(db,
+                  sqlite3_mprintf("DROP TRIGGER IF EXISTS \"%w__crsql_itrig\";"
+                                  "DROP TRIGGER IF EXISTS \"%w__crsql_utrig\";"
+                                  "DROP TRIGGER IF EXISTS \"%w__crsql_dtrig\";",
+                                  table, table, table),
+                  err);
+}
+
+static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
+  char *pk_new = bl__ident_list(t->pks, t->npk, "NEW."), *pk_old = bl__ident_list(t->pks, t->npk, "OLD.");
+  char *col_new = bl__ident_list(t->cols, t->ncol, "NEW."), *col_old = bl__ident_list(t->cols, t->ncol, "OLD.");
+  int rc = SQLITE_NOMEM;
+  if (!pk_new || !pk_old || !col_new || !col_old) goto done;
+  rc = crr_exec(db,
+                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_itrig\" AFTER INSERT ON \"%w\" "
+                                "WHEN crsql_internal_sync_bit() = 0 BEGIN "
+                                "VALUES (crsql_after_insert('%q', %s)); END;",
+                                t->name, t->name, t->name, pk_new),
+                err);
+  if (rc != SQLITE_OK) goto done;
+  rc = crr_exec(db,
+                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" "
+                                "WHEN crsql_internal_sync_bit() = 0 BEGIN "
+                                "VALUES (crsql_after_update('%q', %s, %s%s%s%s%s)); END;",
+                                t->name, t->name, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
+                                t->ncol ? ", " : "", col_old),
+                err);
+  if (rc != SQLITE_OK) goto done;
+  rc = crr_exec(db,
+                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" "
+                                "WHEN crsql_internal_sync_bit() = 0 BEGIN "
+                                "VALUES (crsql_after_delete('%q', %s)); END;",
+                                t->name, t->name, t->name, pk_old),
+                err);
+done:
+  sqlite3_free(pk_new);
+  sqlite3_free(pk_old);
+  sqlite3_free(col_new);
+  sqlite3_free(col_old);
+  return rc;
+}
+
+static char *crr_pk_join(const bl_table *t, const char *a, const char *b) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  for (int i = 0; i < t->npk; i++)
+    sqlite3_str_appendf(s, "%s%s.\"%w\" = %s.\"%w\"", i ? " AND " : "", a, t->pks[i].name, b, t->pks[i].name);
+  return sqlite3_str_finish(s);
+}
+
+/* Gives clock entries to rows that have none (version 1 per column, or a
+ * sentinel for a pk-only table), then to columns of known rows that lack an
+ * entry and hold a non-default value — cr-sqlite's backfill. */
+static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, char **err) {
+  const char *dbv = is_commit_alter ? "crsql_db_version()" : "crsql_next_db_version()";
+  char *pks = bl__ident_list(t->pks, t->npk, NULL), *tpks = bl__ident_list(t->pks, t->npk, "t.");
+  char *join = crr_pk_join(t, "c", "t");
+  int rc = SQLITE_NOMEM;
+  if (!pks || !tpks || !join) goto done;
+
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"", t->name, pks);
+  bl__clock_entry_cols(s, t, NULL);
+  sqlite3_str_appendf(s, ") SELECT %s, %s", tpks, dbv);
+  if (t->ncol == 0)
+    sqlite3_str_appendf(s, ", 1, %s, 0, crsql_increment_and_get_seq()", dbv);
+  else
+    sqlite3_str_appendall(s, ", NULL, NULL, NULL, NULL");
+  for (int i = 0; i < t->ncol; i++) sqlite3_str_appendf(s, ", 1, %s, 0, crsql_increment_and_get_seq()", dbv);
+  sqlite3_str_appendf(s, " FROM \"%w\" AS t WHERE NOT EXISTS (SELECT 1 FROM \"%w__crsql_clock\" AS c WHERE %s)",
+                      t->name, t->name, join);
+  rc = crr_exec(db, sqlite3_str_finish(s), err);
+
+  for (int i = 0; rc == SQLITE_OK && i < t->ncol; i++) {
+    sqlite3_stmt *stmt = NULL;
+    char *dflt = NULL;
+    rc = sqlite3_prepare_v2(db, "SELECT dflt_value FROM pragma_table_info(?) WHERE name = ?", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) break;
+    sqlite3_bind_text(stmt, 1, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, t->cols[i].name, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+      dflt = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    char *v = bl__clock_col_name(t, i + 1, 0), *d = bl__clock_col_name(t, i + 1, 1);
+    char *st = bl__clock_col_name(t, i + 1, 2), *q = bl__clock_col_name(t, i + 1, 3);
+    /* The default is SQL text from the table's own schema, as in cr-sqlite. */
+    char *dflt_cond = dflt ? sqlite3_mprintf(" AND t.\"%w\" IS NOT %s", t->cols[i].name, dflt) : sqlite3_mprintf("");
+    rc = crr_exec(db,
+                  sqlite3_mprintf("UPDATE \"%w__crsql_clock\" AS c SET %s = 1, %s = %s, %s = 0, %s = "
+                                  "crsql_increment_and_get_seq(), \"__crsql_dbv\" = max(c.\"__crsql_dbv\", %s) "
+                                  "FROM \"%w\" AS t WHERE %s AND c.%s IS NULL%s",
+                                  t->name, v, d, dbv, st, q, dbv, t->name, join, v, dflt_cond ? dflt_cond : ""),
+                  err);
+    sqlite3_free(dflt_cond);
+    sqlite3_free(dflt);
+    sqlite3_free(v);
+    sqlite3_free(d);
+    sqlite3_free(st);
+    sqlite3_free(q);
+  }
+done:
+  sqlite3_free(pks);
+  sqlite3_free(tpks);
+  sqlite3_free(join);
+  return rc;
+}
+
+static int crr_is_crr(sqlite3 *db, const char *table, int *out) {
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                              -1, &stmt, NULL);
+  if (rc != SQLITE_OK) return rc;
+  char *name = sqlite3_mprintf("%s__crsql_itrig", table);
+  sqlite3_bind_text(stmt, 1, name, -1, sqlite3_free);
+  rc = sqlite3_step(stmt);
+  *out = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0;
+  sqlite3_finalize(stmt);
+  return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* ------------------------------------------------------------ create_crr */
+
+static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char **err) {
+  sqlite3 *db = st->db;
+  int rc = bl__table_check_compatible(db, table, err);
+  if (rc != SQLITE_OK) return rc;
+  int is_crr = 0;
+  rc = crr_is_crr(db, table, &is_crr);
+  if (rc != SQLITE_OK || is_crr) return rc;
+
+  bl_table *t = NULL;
+  rc = bl__table_load(db, table, &t, err);
+  if (rc != SQLITE_OK) return rc;
+  rc = crr_create_clock(db, t, err);
+  if (rc == SQLITE_OK) rc = crr_drop_triggers(db, table, err);
+  if (rc == SQLITE_OK) rc = crr_create_triggers(db, t, err);
+  bl__state_invalidate_tables(st);
+  if (rc == SQLITE_OK) rc = crr_backfill(db, t, is_commit_alter, err);
+  bl__table_free(t);
+  return rc;
+}
+
+/* Rebuilds the clock table of `t` (already reloaded with its new columns)
+ * after an alteration; see the file comment. */
+static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
+  sqlite3 *db = st->db;
+  sqlite3_int64 dbv = 0;
+  int rc = bl__db_version(st, &dbv);
+  if (rc != SQLITE_OK) return rc;
+
+  /* Did the primary key change? Compare the clock's key with the table's. */
+  sqlite3_stmt *stmt = NULL;
+  char *clock = sqlite3_mprintf("%s__crsql_clock", t->name);
+  if (!clock) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", -1, &stmt, NULL);
+  int same_pk = 1, n = 0, clock_rowid = 0;
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(stmt, 1, clock, -1, SQLITE_STATIC);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const char *name = (const char *)sqlite3_column_text(stmt, 0);
+      const char *type = (const char *)sqlite3_column_text(stmt, 1);
+      if (n >= t->npk || !name || strcmp(name, t->pks[n].name) != 0) same_pk = 0;
+      clock_rowid = type && sqlite3_stricmp(type, "INTEGER") == 0;
+      n++;
+    }
+    if (n != t->npk) same_pk = 0;
+    if (n != 1) clock_rowid = 0;
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_OK) goto done;
+
+  if (!same_pk) {
+    /* New row identities: start the clock over, as cr-sqlite does. */
+    rc = crr_exec(db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\"", clock), err);
+    goto record;
+  }
+
+  /* Copy entries of surviving columns into a clock of the new layout. */
+  char *tmp = sqlite3_mprintf("%s__crsql_clock_new", t->name);
+  bl_table layout = *t;
+  layout.pk_is_rowid = clock_rowid && t->pk_is_rowid;
+  rc = crr_exec(db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\"", tmp), err);
+  if (rc == SQLITE_OK) rc = crr_exec(db, crr_clock_ddl(&layout, tmp), err);
+  if (rc == SQLITE_OK) {
+    sqlite3_str *cols = sqlite3_str_new(db);
+    char *pks = bl__ident_list(t->pks, t->npk, NULL);
+    sqlite3_str_appendf(cols, "%s, \"__crsql_dbv\", \"__crsql_cl\", \"__crsql_cl_dbv\", \"__crsql_cl_site\", "
+                              "\"__crsql_cl_seq\"", pks);
+    sqlite3_free(pks);
+    /* Only columns present in the old clock can be copied. */
+    for (int i = 0; i < t->ncol; i++) {
+      char *v = bl__clock_col_name(t, i + 1, 0);
+      int present = 0;
+      char *probe = sqlite3_mprintf("SELECT %s FROM \"%w\" LIMIT 0", v, clock);
+      if (probe && sqlite3_prepare_v2(db, probe, -1, &stmt, NULL) == SQLITE_OK) present = 1;
+      sqlite3_finalize(stmt);
+      stmt = NULL;
+      sqlite3_free(probe);
+      if (present)
+        for (int k = 0; k < 4; k++) {
+          char *c = bl__clock_col_name(t, i + 1, k);
+          sqlite3_str_appendf(cols, ", %s", c);
+          sqlite3_free(c);
+        }
+      sqlite3_free(v);
+    }
+    char *list = sqlite3_str_finish(cols);
+    rc = crr_exec(db, sqlite3_mprintf("INSERT INTO \"%w\" (%s) SELECT %s FROM \"%w\"", tmp, list, list, clock), err);
+    sqlite3_free(list);
+  }
+  if (rc == SQLITE_OK) rc = crr_exec(db, sqlite3_mprintf("DROP TABLE \"%w\"", clock), err);
+  if (rc == SQLITE_OK) rc = crr_exec(db, sqlite3_mprintf("ALTER TABLE \"%w\" RENAME TO \"%w\"", tmp, clock), err);
+  sqlite3_free(tmp);
+  if (rc != SQLITE_OK) goto done;
+
+  /* Rows that no longer exist keep only their tombstone (even cl). */
+  {
+    char *join = crr_pk_join(t, "b", "c");
+    sqlite3_str *s = sqlite3_str_new(db);
+    sqlite3_str_appendf(s, "UPDATE \"%w\" AS c SET \"__crsql_cl\" = CASE WHEN \"__crsql_cl\" %% 2 = 0 THEN "
+                           "\"__crsql_cl\" END", clock);
+    for (int k = 1; k < 4; k++)
+      sqlite3_str_appendf(s, ", \"__crsql_cl_%s\" = CASE WHEN \"__crsql_cl\" %% 2 = 0 THEN \"__crsql_cl_%s\" END",
+                          k == 1 ? "dbv" : k == 2 ? "site" : "seq", k == 1 ? "dbv" : k == 2 ? "site" : "seq");
+    for (int i = 0; i < t->ncol; i++)
+      for (int k = 0; k < 4; k++) {
+        char *c = bl__clock_col_name(t, i + 1, k);
+        sqlite3_str_appendf(s, ", %s = NULL", c);
+        sqlite3_free(c);
+      }
+    sqlite3_str_appendf(s, " WHERE NOT EXISTS (SELECT 1 FROM \"%w\" AS b WHERE %s)", t->name, join);
+    sqlite3_free(join);
+    rc = crr_exec(db, sqlite3_str_finish(s), err);
+  }
+  if (rc == SQLITE_OK) {
+    sqlite3_str *empty = sqlite3_str_new(db), *maxdbv = sqlite3_str_new(db);
+    sqlite3_str_appendall(empty, "\"__crsql_cl\" IS NULL");
+    sqlite3_str_appendall(maxdbv, "max(0, coalesce(\"__crsql_cl_dbv\", 0)");
+    for (int i = 0; i < t->ncol; i++) {
+      char *v = bl__clock_col_name(t, i + 1, 0), *d = bl__clock_col_name(t, i + 1, 1);
+      sqlite3_str_appendf(empty, " AND %s IS NULL", v);
+      sqlite3_str_appendf(maxdbv, ", coalesce(%s, 0)", d);
+      sqlite3_free(v);
+      sqlite3_free(d);
+    }
+    sqlite3_str_appendall(maxdbv, ")");
+    char *e = sqlite3_str_finish(empty), *m = sqlite3_str_finish(maxdbv);
+    rc = crr_exec(db, sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s; UPDATE \"%w\" SET \"__crsql_dbv\" = %s;",
+                                      clock, e, clock, m),
+                  err);
+    sqlite3_free(e);
+    sqlite3_free(m);
+  }
+  if (rc == SQLITE_OK)
+    rc = crr_exec(db,
+                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clock_dbv_idx\" ON \"%w\" (\"__crsql_dbv\")",
+                                  t->name, clock),
+                  err);
+
+record:
+  if (rc == SQLITE_OK)
+    rc = crr_exec(db,
+                  sqlite3_mprintf("INSERT OR REPLACE INTO crsql_master (key, value) VALUES "
+                                  "('pre_compact_dbversion', %lld)",
+                                  dbv),
+                  err);
+done:
+  sqlite3_free(clock);
+  bl__state_invalidate_tables(st);
+  return rc;
+}
+
+/* ------------------------------------------------------------ SQL functions */
+
+/* The table argument: ('t') or ('schema', 't'). */
+static const char *crr_table_arg(int argc, sqlite3_value **argv) {
+  if (argc < 1) return NULL;
+  return (const char *)sqlite3_value_text(argv[argc == 2 ? 1 : 0]);
+}
+
+static void crr_fail(sqlite3_context *ctx, sqlite3 *db, const char *savepoint, char *err,
+                     const char *fallback, int rc) {
+  sqlite3_result_error(ctx, err ? err : fallback, -1);
+  if (rc != SQLITE_OK && rc != SQLITE_ERROR) sqlite3_result_error_code(ctx, rc);
+  sqlite3_free(err);
+  char *sql = sqlite3_mprintf("ROLLBACK TO \"%w\"; RELEASE \"%w\";", savepoint, savepoint);
+  if (sql) sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_free(sql);
+}
+
+void bl__fn_as_crr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  const char *table = crr_table_arg(argc, argv);
+  if (!table) {
+    sqlite3_result_error(ctx,
+                         "Wrong number of args provided to crsql_as_crr. Provide the schema name and "
+                         "table name or just the table name.",
+                         -1);
+    return;
+  }
+  if (sqlite3_exec(st->db, "SAVEPOINT as_crr", NULL, NULL, NULL) != SQLITE_OK) {
+    sqlite3_result_error(ctx, "failed to start as_crr savepoint", -1);
+    return;
+  }
+  char *err = NULL;
+  int rc = crr_create(st, table, 0, &err);
+  if (rc != SQLITE_OK) {
+    crr_fail(ctx, st->db, "as_crr", err, "failed to create the crr", rc);
+    return;
+  }
+  if (sqlite3_exec(st->db, "RELEASE as_crr", NULL, NULL, NULL) != SQLITE_OK) {
+    sqlite3_result_error(ctx, "failed to release as_crr savepoint", -1);
+    return;
+  }
+  sqlite3_result_text(ctx, "OK", -1, SQLITE_STATIC);
+}
+
+void bl__fn_as_table(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  const char *table = crr_table_arg(argc, argv);
+  if (!table || sqlite3_exec(st->db, "SAVEPOINT as_table", NULL, NULL, NULL) != SQLITE_OK) {
+    sqlite3_result_error(ctx, "failed to start as_table savepoint", -1);
+    return;
+  }
+  char *err = NULL;
+  int rc = crr_exec(st->db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w__crsql_clock\"", table), &err);
+  if (rc == SQLITE_OK) rc = crr_drop_triggers(st->db, table, &err);
+  bl__state_invalidate_tables(st);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(err);
+    crr_fail(ctx, st->db, "as_table", NULL, "failed to downgrade the crr", rc);
+    return;
+  }
+  sqlite3_exec(st->db, "RELEASE as_table", NULL, NULL, NULL);
+  sqlite3_result_null(ctx);
+}
+
+void bl__fn_begin_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  const char *table = crr_table_arg(argc, argv);
+  if (!table) {
+    sqlite3_result_error(ctx,
+                         "Wrong number of args provided to crsql_begin_alter. Provide the schema name "
+                         "and table name or just the table name.",
+                         -1);
+    return;
+  }
+  if (sqlite3_exec(st->db, "SAVEPOINT alter_crr", NULL, NULL, NULL) != SQLITE_OK) {
+    sqlite3_result_error(ctx, "failed to start alter_crr savepoint", -1);
+    return;
+  }
+  char *err = NULL;
+  int rc = crr_drop_triggers(st->db, table, &err);
+  if (rc != SQLITE_OK) {
+    crr_fail(ctx, st->db, "alter_crr", err, "failed to drop the crr triggers", rc);
+    return;
+  }
+  bl__state_invalidate_tables(st);
+  sqlite3_result_text(ctx, "OK", -1, SQLITE_STATIC);
+}
+
+void bl__fn_commit_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  const char *table = crr_table_arg(argc, argv);
+  if (!table) {
+    sqlite3_result_error(ctx,
+                         "Wrong number of args provided to crsql_commit_alter. Provide the schema "
+                         "name and table name or just the table name.",
+                         -1);
+    return;
+  }
+  char *err = NULL;
+  bl_table *t = NULL;
+  int rc = bl__table_load(st->db, table, &t, &err);
+  if (rc == SQLITE_OK) rc = crr_compact_post_alter(st, t, &err);
+  bl__table_free(t);
+  if (rc == SQLITE_OK) rc = crr_create(st, table, 1, &err);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "RELEASE alter_crr", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    char *msg = sqlite3_mprintf("failed compacting tables post alteration%s%s", err ? ": " : "", err ? err : "");
+    sqlite3_free(err);
+    crr_fail(ctx, st->db, "alter_crr", msg, "failed compacting tables post alteration", rc);
+    return;
+  }
+  bl__state_invalidate_tables(st);
+  sqlite3_result_null(ctx);
+}

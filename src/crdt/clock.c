@@ -1,0 +1,206 @@
+/*
+ * clock.c — reading and writing one row's clock record.
+ *
+ * A record holds, for the sentinel (entry 0) and each non-primary-key column
+ * (entry i + 1), the entry cr-sqlite would keep as one clock-table row:
+ * col_version, db_version, site ordinal and seq, or "absent". Local writes
+ * and merges load a record, change it in memory by cr-sqlite's rules and
+ * store it back in one statement; a record with no entry left is deleted.
+ *
+ * Divided into: column naming; the cached statements; load; store.
+ */
+#include <string.h>
+
+#include "crdt/clock.h"
+
+/* Suffixes of the four metadata columns of an entry. */
+static const char *const clock_suffix[4] = {"v", "dbv", "site", "seq"};
+
+void bl__clock_entry_cols(sqlite3_str *s, const bl_table *t, const char *prefix) {
+  for (int e = 0; e <= t->ncol; e++) {
+    for (int k = 0; k < 4; k++) {
+      if (e == 0)
+        sqlite3_str_appendf(s, ", %s\"__crsql_cl%s%s\"", prefix ? prefix : "", k ? "_" : "",
+                            k ? clock_suffix[k] : "");
+      else
+        sqlite3_str_appendf(s, ", %s\"%w__crsql_%s\"", prefix ? prefix : "", t->cols[e - 1].name,
+                            clock_suffix[k]);
+    }
+  }
+}
+
+char *bl__clock_col_name(const bl_table *t, int entry, int k) {
+  if (entry == 0)
+    return sqlite3_mprintf("\"__crsql_cl%s%s\"", k ? "_" : "", k ? clock_suffix[k] : "");
+  return sqlite3_mprintf("\"%w__crsql_%s\"", t->cols[entry - 1].name, clock_suffix[k]);
+}
+
+static int clock_prepare_select(sqlite3 *db, bl_table *t) {
+  if (t->clock_select) return SQLITE_OK;
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendall(s, "SELECT __crsql_dbv");
+  bl__clock_entry_cols(s, t, NULL);
+  char *where = bl__where_list(t->pks, t->npk, NULL, 1);
+  sqlite3_str_appendf(s, " FROM \"%w__crsql_clock\" WHERE %s", t->name, where ? where : "0");
+  sqlite3_free(where);
+  char *sql = sqlite3_str_finish(s);
+  int rc = bl__prepare_cached(db, &t->clock_select, sql);
+  sqlite3_free(sql);
+  return rc;
+}
+
+static int clock_prepare_write(sqlite3 *db, bl_table *t) {
+  if (t->clock_write) return SQLITE_OK;
+  sqlite3_str *s = sqlite3_str_new(db);
+  char *pks = bl__ident_list(t->pks, t->npk, NULL);
+  sqlite3_str_appendf(s, "INSERT OR REPLACE INTO \"%w__crsql_clock\" (%s, __crsql_dbv", t->name,
+                      pks ? pks : "");
+  sqlite3_free(pks);
+  bl__clock_entry_cols(s, t, NULL);
+  sqlite3_str_appendall(s, ") VALUES (");
+  int n = BL_CLOCK_NCOLS(t);
+  for (int i = 0; i < n; i++) sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
+  sqlite3_str_appendall(s, ")");
+  char *sql = sqlite3_str_finish(s);
+  int rc = bl__prepare_cached(db, &t->clock_write, sql);
+  sqlite3_free(sql);
+  return rc;
+}
+
+static int clock_prepare_delete(sqlite3 *db, bl_table *t) {
+  if (t->clock_delete) return SQLITE_OK;
+  char *where = bl__where_list(t->pks, t->npk, NULL, 1);
+  char *sql = sqlite3_mprintf("DELETE FROM \"%w__crsql_clock\" WHERE %s", t->name, where);
+  sqlite3_free(where);
+  int rc = bl__prepare_cached(db, &t->clock_delete, sql);
+  sqlite3_free(sql);
+  return rc;
+}
+
+int bl__clock_bind_pks_values(sqlite3_stmt *stmt, int first, sqlite3_value **pks, int npk) {
+  int rc = SQLITE_OK;
+  for (int i = 0; rc == SQLITE_OK && i < npk; i++) rc = sqlite3_bind_value(stmt, first + i, pks[i]);
+  return rc;
+}
+
+int bl__clock_bind_pks_packed(sqlite3_stmt *stmt, int first, const bl_pkval *pks, int npk) {
+  int rc = SQLITE_OK;
+  for (int i = 0; rc == SQLITE_OK && i < npk; i++) rc = bl__bind_pkval(stmt, first + i, &pks[i]);
+  return rc;
+}
+
+bl_clock *bl__clock_new(const bl_table *t) {
+  size_t size = sizeof(bl_clock) + sizeof(bl_entry) * (size_t)(t->ncol + 1);
+  bl_clock *c = sqlite3_malloc64(size);
+  if (c) memset(c, 0, size);
+  return c;
+}
+
+/* Reads the record from the prepared clock_select (pks already bound). */
+static int clock_read(bl_table *t, bl_clock *c) {
+  sqlite3_stmt *s = t->clock_select;
+  int rc = sqlite3_step(s);
+  memset(c->e, 0, sizeof(bl_entry) * (size_t)(t->ncol + 1));
+  c->stored = 0;
+  if (rc == SQLITE_ROW) {
+    c->stored = 1;
+    for (int e = 0; e <= t->ncol; e++) {
+      int col = 1 + 4 * e;
+      bl_entry *en = &c->e[e];
+      en->present = sqlite3_column_type(s, col) != SQLITE_NULL;
+      if (!en->present) continue;
+      en->v = sqlite3_column_int64(s, col);
+      en->dbv = sqlite3_column_int64(s, col + 1);
+      en->site = sqlite3_column_int64(s, col + 2);
+      en->seq = sqlite3_column_int64(s, col + 3);
+    }
+    rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = SQLITE_OK;
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int bl__clock_load_values(sqlite3 *db, bl_table *t, sqlite3_value **pks, bl_clock *c) {
+  int rc = clock_prepare_select(db, t);
+  if (rc != SQLITE_OK) return rc;
+  rc = bl__clock_bind_pks_values(t->clock_select, 1, pks, t->npk);
+  if (rc != SQLITE_OK) {
+    sqlite3_reset(t->clock_select);
+    return rc;
+  }
+  return clock_read(t, c);
+}
+
+int bl__clock_load_packed(sqlite3 *db, bl_table *t, const bl_pkval *pks, bl_clock *c) {
+  int rc = clock_prepare_select(db, t);
+  if (rc != SQLITE_OK) return rc;
+  rc = bl__clock_bind_pks_packed(t->clock_select, 1, pks, t->npk);
+  if (rc != SQLITE_OK) {
+    sqlite3_reset(t->clock_select);
+    return rc;
+  }
+  return clock_read(t, c);
+}
+
+int bl__clock_any(const bl_table *t, const bl_clock *c) {
+  for (int e = 0; e <= t->ncol; e++)
+    if (c->e[e].present) return 1;
+  return 0;
+}
+
+/* Stores the record; `bind_pks` binds the primary key at parameter 1. */
+static int clock_store(sqlite3 *db, bl_table *t, bl_clock *c,
+                       int (*bind_pks)(sqlite3_stmt *, int, const void *, int), const void *pks) {
+  int rc;
+  if (!bl__clock_any(t, c)) {
+    if (!c->stored) return SQLITE_OK;
+    rc = clock_prepare_delete(db, t);
+    if (rc != SQLITE_OK) return rc;
+    rc = bind_pks(t->clock_delete, 1, pks, t->npk);
+    if (rc == SQLITE_OK) rc = sqlite3_step(t->clock_delete);
+    sqlite3_reset(t->clock_delete);
+    if (rc == SQLITE_DONE) c->stored = 0;
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+  rc = clock_prepare_write(db, t);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_stmt *s = t->clock_write;
+  rc = bind_pks(s, 1, pks, t->npk);
+  sqlite3_int64 maxdbv = 0;
+  int col = t->npk + 2;
+  for (int e = 0; rc == SQLITE_OK && e <= t->ncol; e++, col += 4) {
+    const bl_entry *en = &c->e[e];
+    if (!en->present) {
+      for (int k = 0; k < 4; k++) sqlite3_bind_null(s, col + k);
+      continue;
+    }
+    if (en->dbv > maxdbv) maxdbv = en->dbv;
+    sqlite3_bind_int64(s, col, en->v);
+    sqlite3_bind_int64(s, col + 1, en->dbv);
+    sqlite3_bind_int64(s, col + 2, en->site);
+    rc = sqlite3_bind_int64(s, col + 3, en->seq);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, t->npk + 1, maxdbv);
+  if (rc == SQLITE_OK) rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc == SQLITE_DONE) c->stored = 1;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int clock_bind_values_cb(sqlite3_stmt *s, int first, const void *pks, int npk) {
+  return bl__clock_bind_pks_values(s, first, (sqlite3_value **)pks, npk);
+}
+
+static int clock_bind_packed_cb(sqlite3_stmt *s, int first, const void *pks, int npk) {
+  return bl__clock_bind_pks_packed(s, first, (const bl_pkval *)pks, npk);
+}
+
+int bl__clock_store_values(sqlite3 *db, bl_table *t, sqlite3_value **pks, bl_clock *c) {
+  return clock_store(db, t, c, clock_bind_values_cb, pks);
+}
+
+int bl__clock_store_packed(sqlite3 *db, bl_table *t, const bl_pkval *pks, bl_clock *c) {
+  return clock_store(db, t, c, clock_bind_packed_cb, pks);
+}

@@ -1,0 +1,205 @@
+/*
+ * local_writes.c — the functions behind the AFTER INSERT / UPDATE / DELETE
+ * triggers of a CRR, recording local writes in the row's clock record by
+ * cr-sqlite 0.16's rules:
+ *
+ *   insert  every non-pk column: col_version 1, or +1 if it had an entry;
+ *           if the row had a clock record, the sentinel (if any) goes to the
+ *           next odd causal length; a pk-only table gets a sentinel entry.
+ *   update  every column whose value changed (type-aware comparison): +1;
+ *           a primary-key change deletes the old key (sentinel +1), moves
+ *           the old key's column entries to the new key and creates the new
+ *           key (sentinel to the next odd length).
+ *   delete  sentinel +1 (2 when absent), column entries dropped.
+ *
+ * Every change of a transaction gets the same db_version and the next seq.
+ * Each function loads the record, applies the rule, stores it back.
+ */
+#include <string.h>
+
+#include "crdt/clock.h"
+
+typedef struct lw_ctx {
+  bl_crdt *st;
+  bl_table *t;
+  sqlite3_int64 dbv;
+} lw_ctx;
+
+/* Common preamble: finds the table named by argv[0] and takes this
+ * transaction's db_version. Returns 0 and sets an error on failure. */
+static int lw_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv, lw_ctx *lw) {
+  lw->st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (argc < 1) {
+    sqlite3_result_error(ctx, "expected at least 1 argument", -1);
+    return 0;
+  }
+  char *err = NULL;
+  int rc = bl__tables_refresh(lw->st, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_result_error(ctx, err ? err : "failed to ensure table infos are up to date", -1);
+    sqlite3_free(err);
+    return 0;
+  }
+  const char *name = (const char *)sqlite3_value_text(argv[0]);
+  lw->t = bl__table_find(lw->st, name, sqlite3_value_bytes(argv[0]));
+  if (!lw->t) {
+    char *msg = sqlite3_mprintf("table %s not found", name ? name : "");
+    sqlite3_result_error(ctx, msg, -1);
+    sqlite3_free(msg);
+    return 0;
+  }
+  if (bl__next_db_version(lw->st, 0, &lw->dbv) != SQLITE_OK) {
+    sqlite3_result_error(ctx, "Unable to determine the next db version", -1);
+    return 0;
+  }
+  return 1;
+}
+
+static int lw_seq(lw_ctx *lw) { return lw->st->seq++; }
+
+static void lw_stamp(lw_ctx *lw, bl_entry *e, sqlite3_int64 v) {
+  e->present = 1;
+  e->v = v;
+  e->dbv = lw->dbv;
+  e->site = 0;
+  e->seq = lw_seq(lw);
+}
+
+/* Sentinel to the next odd causal length (1 when absent). */
+static void lw_mark_created(lw_ctx *lw, bl_entry *s) {
+  lw_stamp(lw, s, !s->present ? 1 : (s->v % 2 == 0 ? s->v + 1 : s->v + 2));
+}
+
+/* Sentinel to the next causal length (2 when absent). */
+static void lw_mark_deleted(lw_ctx *lw, bl_entry *s) { lw_stamp(lw, s, s->present ? s->v + 1 : 2); }
+
+static void lw_finish(sqlite3_context *ctx, int rc) {
+  if (rc == SQLITE_OK) {
+    sqlite3_result_int64(ctx, 0);
+  } else {
+    sqlite3_result_error(ctx, sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  }
+}
+
+/* crsql_after_insert('t', new pk values...) */
+void bl__fn_after_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  lw_ctx lw;
+  if (!lw_begin(ctx, argc, argv, &lw)) return;
+  bl_table *t = lw.t;
+  if (argc != 1 + t->npk) {
+    sqlite3_result_error(ctx, "crsql_after_insert: wrong number of arguments", -1);
+    return;
+  }
+  sqlite3 *db = lw.st->db;
+  sqlite3_value **pks = argv + 1;
+  bl_clock *c = bl__clock_new(t);
+  if (!c) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  int rc = bl__clock_load_values(db, t, pks, c);
+  if (rc == SQLITE_OK) {
+    if (t->ncol == 0) {
+      lw_mark_created(&lw, &c->e[0]);
+    } else {
+      if (c->stored) {
+        /* cr-sqlite: a known key re-created; the seq is taken even when
+         * there is no sentinel to move. */
+        int seq = lw_seq(&lw);
+        if (c->e[0].present) {
+          bl_entry *s = &c->e[0];
+          s->v = s->v % 2 == 0 ? s->v + 1 : s->v + 2;
+          s->dbv = lw.dbv;
+          s->site = 0;
+          s->seq = seq;
+        }
+      }
+      for (int i = 1; i <= t->ncol; i++) lw_stamp(&lw, &c->e[i], c->e[i].present ? c->e[i].v + 1 : 1);
+    }
+    rc = bl__clock_store_values(db, t, pks, c);
+  }
+  sqlite3_free(c);
+  lw_finish(ctx, rc);
+}
+
+/* crsql_after_update('t', new pks..., old pks..., new cols..., old cols...) */
+void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  lw_ctx lw;
+  if (!lw_begin(ctx, argc, argv, &lw)) return;
+  bl_table *t = lw.t;
+  if (argc != 1 + 2 * t->npk + 2 * t->ncol) {
+    char *msg = sqlite3_mprintf("expected %d values, got %d", 1 + 2 * t->npk + 2 * t->ncol, argc);
+    sqlite3_result_error(ctx, msg, -1);
+    sqlite3_free(msg);
+    return;
+  }
+  sqlite3 *db = lw.st->db;
+  sqlite3_value **new_pks = argv + 1, **old_pks = argv + 1 + t->npk;
+  sqlite3_value **new_cols = argv + 1 + 2 * t->npk, **old_cols = new_cols + t->ncol;
+
+  int pk_changed = 0;
+  for (int i = 0; i < t->npk; i++)
+    if (bl__compare_values(new_pks[i], old_pks[i]) != 0) pk_changed = 1;
+  int any_col = 0;
+  for (int i = 0; i < t->ncol; i++)
+    if (bl__compare_values(new_cols[i], old_cols[i]) != 0) any_col = 1;
+  if (!pk_changed && !any_col) {
+    /* Nothing to record; the version was still taken, as in cr-sqlite. */
+    sqlite3_result_int64(ctx, 0);
+    return;
+  }
+
+  bl_clock *c = bl__clock_new(t), *old = pk_changed ? bl__clock_new(t) : NULL;
+  int rc = (!c || (pk_changed && !old)) ? SQLITE_NOMEM : SQLITE_OK;
+  if (rc == SQLITE_OK) rc = bl__clock_load_values(db, t, new_pks, c);
+  if (rc == SQLITE_OK && pk_changed) {
+    rc = bl__clock_load_values(db, t, old_pks, old);
+    if (rc == SQLITE_OK) {
+      lw_mark_deleted(&lw, &old->e[0]);
+      /* Column entries move to the new key, replacing what was there. */
+      for (int i = 1; i <= t->ncol; i++) {
+        if (!old->e[i].present) continue;
+        c->e[i] = old->e[i];
+        memset(&old->e[i], 0, sizeof old->e[i]);
+      }
+      lw_mark_created(&lw, &c->e[0]);
+      rc = bl__clock_store_values(db, t, old_pks, old);
+    }
+  }
+  for (int i = 0; rc == SQLITE_OK && i < t->ncol; i++) {
+    if (bl__compare_values(new_cols[i], old_cols[i]) == 0) continue;
+    bl_entry *e = &c->e[i + 1];
+    lw_stamp(&lw, e, e->present ? e->v + 1 : 1);
+  }
+  if (rc == SQLITE_OK) rc = bl__clock_store_values(db, t, new_pks, c);
+  sqlite3_free(c);
+  sqlite3_free(old);
+  lw_finish(ctx, rc);
+}
+
+/* crsql_after_delete('t', old pk values...) */
+void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  lw_ctx lw;
+  if (!lw_begin(ctx, argc, argv, &lw)) return;
+  bl_table *t = lw.t;
+  if (argc != 1 + t->npk) {
+    sqlite3_result_error(ctx, "crsql_after_delete: wrong number of arguments", -1);
+    return;
+  }
+  sqlite3 *db = lw.st->db;
+  sqlite3_value **pks = argv + 1;
+  bl_clock *c = bl__clock_new(t);
+  if (!c) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  int rc = bl__clock_load_values(db, t, pks, c);
+  if (rc == SQLITE_OK) {
+    lw_mark_deleted(&lw, &c->e[0]);
+    for (int i = 1; i <= t->ncol; i++) memset(&c->e[i], 0, sizeof c->e[i]);
+    rc = bl__clock_store_values(db, t, pks, c);
+  }
+  sqlite3_free(c);
+  lw_finish(ctx, rc);
+}
