@@ -1,0 +1,719 @@
+/*
+ * bench_crdt.c — performance of the CRDT engine, as ratios against plain
+ * SQLite measured in the same run (SPEC section 11; docs/PERFORMANCE.md).
+ *
+ * A benchmark program, never a timed test: it prints figures and, with
+ * --check, exits non-zero when a target is missed.
+ *
+ * For each table shape (integer primary key, text uuid-like primary key),
+ * each storage (a file in WAL mode with synchronous=NORMAL, and :memory:) and
+ * each loop mode it measures, best of --repeat runs:
+ *
+ *   insert   N rows into a plain table        vs  into a CRR (crsql_as_crr)
+ *   update   one column of every row, by pk   vs  the same on the CRR
+ *   merge    every change of the CRR, read from crsql_changes into memory,
+ *            inserted into a fresh CRR through crsql_changes; changes/s
+ *            against the plain insert's rows/s
+ *
+ * Every timed phase is one transaction (BEGIN ... COMMIT included in the
+ * time). Loop modes:
+ *
+ *   stmt   one prepared statement stepped once per row / change with bound
+ *          parameters (how an application writes; the headline figures)
+ *   sql    one set-based statement (INSERT ... SELECT from a recursive CTE,
+ *          UPDATE without WHERE, INSERT INTO crsql_changes SELECT from a
+ *          temp table): the "pure-SQL loops" the SPEC's reference numbers
+ *          for cr-sqlite were measured with
+ *
+ * Also reported: clock metadata bytes per row (page_count * page_size of the
+ * CRR database minus the plain one, after the insert and after the update)
+ * and the peak RSS of the process (getrusage).
+ *
+ * The row data is generated with xorshift32 exactly as
+ * bench/reference_crsqlite.mjs generates it, so both engines see the same rows.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backless.h"
+
+#define NOINLINE __attribute__((noinline))
+
+#define TARGET_INSERT 2.0 /* CRR insert time / plain insert time, at most */
+#define TARGET_UPDATE 3.0 /* CRR update time / plain update time, at most */
+#define TARGET_MERGE 1.0  /* merge changes/s / plain insert rows/s, at least */
+
+/* ------------------------------------------------------------------ options */
+
+static struct {
+  long rows;
+  int repeat;
+  int json;
+  int check;
+  int do_file, do_mem;
+  int do_int, do_text;
+  int do_stmt, do_sql;
+  int cache_kib; /* 0: SQLite's default */
+  const char *dir;
+  const char *json_out;
+  int quiet;
+  const char *extension; /* load this extension instead of bl_crdt_register */
+  const char *engine_name;
+} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL};
+
+static char tmpdir[2048]; /* database files live here ("" for none) */
+static int own_tmpdir;
+static void cleanup_files(void);
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench_crdt: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  cleanup_files();
+  exit(2);
+}
+
+static void progress(const char *fmt, ...) {
+  if (opt.quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fflush(stderr);
+}
+
+/* ------------------------------------------------------------------ time */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long peak_rss_kib(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  return ru.ru_maxrss; /* KiB on Linux */
+}
+
+/* ------------------------------------------------------------------ data */
+
+typedef struct {
+  sqlite3_int64 id_int;
+  char id_text[40];
+  char a[40];
+  int b;
+  double c;
+  int b2; /* value the update writes */
+} row_t;
+
+static row_t *rows;
+
+static uint32_t xs_state;
+static uint32_t xs32(void) {
+  uint32_t x = xs_state;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return xs_state = x;
+}
+
+/* Same generator and formats as reference_crsqlite.mjs. */
+static void gen_rows(long n) {
+  rows = calloc((size_t)n, sizeof *rows);
+  if (!rows) die("out of memory for %ld rows", n);
+  xs_state = 2463534242u;
+  for (long i = 0; i < n; i++) {
+    row_t *r = &rows[i];
+    uint32_t u0 = xs32(), u1 = xs32(), u2 = xs32(), u3 = xs32();
+    r->id_int = i + 1;
+    snprintf(r->id_text, sizeof r->id_text, "%08x-%04x-4%03x-%04x-%08x%04x", u0, u1 >> 16,
+             u1 & 0xfff, (u2 >> 16 & 0x3fff) | 0x8000, u3, u2 & 0xffff);
+    snprintf(r->a, sizeof r->a, "todo item %ld %08x", i, xs32());
+    r->b = (int)(xs32() & 0x7fffffff);
+    r->c = (double)(xs32() % 1000000u) / 100.0 + 0.005;
+    r->b2 = (int)(xs32() & 0x7fffffff);
+  }
+}
+
+/* ------------------------------------------------------------------ sqlite */
+
+typedef struct {
+  const char *name; /* "int" / "text" */
+  const char *ddl;
+} shape_t;
+
+static const shape_t SHAPES[2] = {
+    {"int", "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a TEXT, b INTEGER, c REAL)"},
+    {"text", "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, a TEXT, b INTEGER, c REAL)"},
+};
+
+static void exec(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+    die("SQL failed: %s\n  in: %s", err ? err : sqlite3_errmsg(db), sql);
+}
+
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    die("prepare failed: %s\n  in: %s", sqlite3_errmsg(db), sql);
+  return st;
+}
+
+static void step_done(sqlite3 *db, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    die("step failed (%d): %s\n  in: %s", rc, sqlite3_errmsg(db), sqlite3_sql(st));
+  sqlite3_reset(st);
+}
+
+static sqlite3_int64 query_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = prepare(db, sql);
+  sqlite3_int64 v = 0;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  else if (rc != SQLITE_DONE) die("query failed: %s\n  in: %s", sqlite3_errmsg(db), sql);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static void remove_db_files(const char *path);
+
+static void cleanup_files(void) {
+  if (!tmpdir[0]) return;
+  const char *names[] = {"plain", "crr", "merged"};
+  for (int k = 0; k < 3; k++) {
+    char path[2100];
+    snprintf(path, sizeof path, "%s/%s.db", tmpdir, names[k]);
+    remove_db_files(path);
+  }
+  if (own_tmpdir) rmdir(tmpdir);
+  tmpdir[0] = 0;
+}
+
+static void remove_db_files(const char *path) {
+  char buf[2200];
+  unlink(path);
+  snprintf(buf, sizeof buf, "%s-wal", path);
+  unlink(buf);
+  snprintf(buf, sizeof buf, "%s-shm", path);
+  unlink(buf);
+  snprintf(buf, sizeof buf, "%s-journal", path);
+  unlink(buf);
+}
+
+
+/* Opens a fresh database: a new file in the temp dir (removed first), or
+ * :memory:. crr: registers the engine on the connection. */
+static sqlite3 *open_db(int file, const char *name, int crr, const shape_t *shape) {
+  char path[2100];
+  sqlite3 *db = NULL;
+  if (file) {
+    snprintf(path, sizeof path, "%s/%s.db", tmpdir, name);
+    remove_db_files(path);
+  } else {
+    snprintf(path, sizeof path, ":memory:");
+  }
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+    die("cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+  if (file) exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  if (opt.cache_kib > 0) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", opt.cache_kib);
+    exec(db, sql);
+  }
+  if (crr && opt.extension) {
+    char *err = NULL;
+    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 1, NULL);
+    if (sqlite3_load_extension(db, opt.extension, NULL, &err) != SQLITE_OK)
+      die("cannot load %s: %s", opt.extension, err ? err : sqlite3_errmsg(db));
+  } else if (crr) {
+    char *err = NULL;
+    int rc = bl_crdt_register(db, &err);
+    if (rc != SQLITE_OK) die("bl_crdt_register failed (%d): %s", rc, err ? err : "?");
+  }
+  exec(db, shape->ddl);
+  if (crr) exec(db, "SELECT crsql_as_crr('t')");
+  return db;
+}
+
+static void close_db(sqlite3 *db, int crr) {
+  if (crr) sqlite3_exec(db, "SELECT crsql_finalize()", NULL, NULL, NULL);
+  if (sqlite3_close_v2(db) != SQLITE_OK) die("close failed");
+}
+
+static sqlite3_int64 db_bytes(sqlite3 *db) {
+  return query_int(db, "PRAGMA page_count") * query_int(db, "PRAGMA page_size");
+}
+
+/* ------------------------------------------------------------------ phases */
+/* Each timed phase is its own non-inlined function so a profiler's call
+ * graph separates them (perf report --children). */
+
+static NOINLINE double phase_insert_stmt(sqlite3 *db, int text_pk) {
+  sqlite3_stmt *st = prepare(db, "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)");
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  for (long i = 0; i < opt.rows; i++) {
+    const row_t *r = &rows[i];
+    if (text_pk) sqlite3_bind_text(st, 1, r->id_text, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, r->id_int);
+    sqlite3_bind_text(st, 2, r->a, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, r->b);
+    sqlite3_bind_double(st, 4, r->c);
+    step_done(db, st);
+  }
+  exec(db, "COMMIT");
+  double t = now_s() - t0;
+  sqlite3_finalize(st);
+  return t;
+}
+
+static NOINLINE double phase_update_stmt(sqlite3 *db, int text_pk) {
+  sqlite3_stmt *st = prepare(db, "UPDATE t SET b = ? WHERE id = ?");
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  for (long i = 0; i < opt.rows; i++) {
+    const row_t *r = &rows[i];
+    sqlite3_bind_int(st, 1, r->b2);
+    if (text_pk) sqlite3_bind_text(st, 2, r->id_text, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 2, r->id_int);
+    step_done(db, st);
+  }
+  exec(db, "COMMIT");
+  double t = now_s() - t0;
+  sqlite3_finalize(st);
+  return t;
+}
+
+/* Set-based forms. The text id is a uuid-like string whose first group is a
+ * bijection of i, so ids are unique and arrive in scattered key order. */
+static NOINLINE double phase_insert_sql(sqlite3 *db, int text_pk) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < %ld) "
+           "INSERT INTO t (id, a, b, c) SELECT %s, 'todo item ' || i || ' ' || "
+           "printf('%%08x', (i * 40503) %% 4294967296), (i * 2654435761) %% 2147483648, "
+           "((i * 7919) %% 1000000) / 100.0 + 0.005 FROM s",
+           opt.rows - 1,
+           text_pk ? "printf('%08x-%04x-4%03x-%04x-%012x', (i * 2654435761) % 4294967296, "
+                     "(i * 40503) % 65536, (i * 977) % 4096, 32768 + (i * 7919) % 16384, "
+                     "(i * 2246822519) % 281474976710656)"
+                   : "i + 1");
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  exec(db, sql);
+  exec(db, "COMMIT");
+  return now_s() - t0;
+}
+
+static NOINLINE double phase_update_sql(sqlite3 *db, int text_pk) {
+  (void)text_pk;
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  exec(db, "UPDATE t SET b = b + 1");
+  exec(db, "COMMIT");
+  return now_s() - t0;
+}
+
+/* ------------------------------------------------------------------ changes */
+
+typedef struct {
+  int type;
+  sqlite3_int64 i;
+  double r;
+  void *p;
+  int n;
+} val_t;
+
+#define NCHCOL 9
+typedef struct {
+  val_t v[NCHCOL];
+} change_t;
+
+static change_t *changes;
+static long nchanges, capchanges;
+
+static void free_changes(void) {
+  for (long k = 0; k < nchanges; k++)
+    for (int j = 0; j < NCHCOL; j++) free(changes[k].v[j].p);
+  nchanges = 0;
+}
+
+/* Reads every change of the CRR into memory (untimed). */
+static void read_changes(sqlite3 *db) {
+  free_changes();
+  sqlite3_stmt *st = prepare(db, "SELECT \"table\", pk, cid, val, col_version, db_version, "
+                                 "site_id, cl, seq FROM crsql_changes");
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (nchanges == capchanges) {
+      capchanges = capchanges ? capchanges * 2 : 4096;
+      changes = realloc(changes, (size_t)capchanges * sizeof *changes);
+      if (!changes) die("out of memory for changes");
+    }
+    change_t *c = &changes[nchanges++];
+    for (int j = 0; j < NCHCOL; j++) {
+      val_t *v = &c->v[j];
+      memset(v, 0, sizeof *v);
+      v->type = sqlite3_column_type(st, j);
+      switch (v->type) {
+        case SQLITE_INTEGER: v->i = sqlite3_column_int64(st, j); break;
+        case SQLITE_FLOAT: v->r = sqlite3_column_double(st, j); break;
+        case SQLITE_TEXT:
+        case SQLITE_BLOB: {
+          const void *src = v->type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, j)
+                                                   : sqlite3_column_blob(st, j);
+          v->n = sqlite3_column_bytes(st, j);
+          v->p = malloc((size_t)v->n + 1);
+          if (!v->p) die("out of memory");
+          if (v->n) memcpy(v->p, src, (size_t)v->n);
+          ((char *)v->p)[v->n] = 0;
+          break;
+        }
+        default: break;
+      }
+    }
+  }
+  if (rc != SQLITE_DONE) die("reading crsql_changes failed: %s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+}
+
+static void bind_val(sqlite3_stmt *st, int idx, const val_t *v) {
+  switch (v->type) {
+    case SQLITE_INTEGER: sqlite3_bind_int64(st, idx, v->i); break;
+    case SQLITE_FLOAT: sqlite3_bind_double(st, idx, v->r); break;
+    case SQLITE_TEXT: sqlite3_bind_text(st, idx, v->p, v->n, SQLITE_STATIC); break;
+    case SQLITE_BLOB: sqlite3_bind_blob(st, idx, v->p, v->n, SQLITE_STATIC); break;
+    default: sqlite3_bind_null(st, idx); break;
+  }
+}
+
+static NOINLINE double phase_merge_stmt(sqlite3 *db) {
+  sqlite3_stmt *st = prepare(db, "INSERT INTO crsql_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  for (long k = 0; k < nchanges; k++) {
+    for (int j = 0; j < NCHCOL; j++) bind_val(st, j + 1, &changes[k].v[j]);
+    step_done(db, st);
+  }
+  exec(db, "COMMIT");
+  double t = now_s() - t0;
+  sqlite3_finalize(st);
+  return t;
+}
+
+/* Stages the changes in a temp table (untimed), then times one
+ * INSERT INTO crsql_changes SELECT. */
+static NOINLINE double phase_merge_sql(sqlite3 *db) {
+  exec(db, "CREATE TEMP TABLE ch (\"table\", pk, cid, val, col_version, db_version, site_id, "
+           "cl, seq)");
+  sqlite3_stmt *st = prepare(db, "INSERT INTO temp.ch VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  exec(db, "BEGIN");
+  for (long k = 0; k < nchanges; k++) {
+    for (int j = 0; j < NCHCOL; j++) bind_val(st, j + 1, &changes[k].v[j]);
+    step_done(db, st);
+  }
+  exec(db, "COMMIT");
+  sqlite3_finalize(st);
+  double t0 = now_s();
+  exec(db, "BEGIN");
+  exec(db, "INSERT INTO crsql_changes SELECT * FROM temp.ch");
+  exec(db, "COMMIT");
+  double t = now_s() - t0;
+  exec(db, "DROP TABLE temp.ch");
+  return t;
+}
+
+/* ------------------------------------------------------------------ runs */
+
+typedef struct {
+  const char *shape, *storage, *mode;
+  double plain_insert, crr_insert, plain_update, crr_update, merge; /* best seconds */
+  long nchanges;
+  sqlite3_int64 plain_bytes_ins, crr_bytes_ins, plain_bytes_upd, crr_bytes_upd;
+  long rss_kib;
+} result_t;
+
+static void checksum(sqlite3 *db, char *out, size_t n) {
+  sqlite3_stmt *st = prepare(db, "SELECT count(*), total(b), total(c), total(length(a)), "
+                                 "total(length(id)) FROM t");
+  if (sqlite3_step(st) != SQLITE_ROW) die("checksum failed: %s", sqlite3_errmsg(db));
+  snprintf(out, n, "%lld/%.17g/%.17g/%.17g/%.17g", (long long)sqlite3_column_int64(st, 0),
+           sqlite3_column_double(st, 1), sqlite3_column_double(st, 2),
+           sqlite3_column_double(st, 3), sqlite3_column_double(st, 4));
+  sqlite3_finalize(st);
+}
+
+static double minf(double a, double b) { return a < b ? a : b; }
+
+static void run_config(const shape_t *shape, int file, int sql_mode, result_t *res) {
+  int text_pk = shape == &SHAPES[1];
+  double (*ins)(sqlite3 *, int) = sql_mode ? phase_insert_sql : phase_insert_stmt;
+  double (*upd)(sqlite3 *, int) = sql_mode ? phase_update_sql : phase_update_stmt;
+  memset(res, 0, sizeof *res);
+  res->shape = shape->name;
+  res->storage = file ? "file" : "memory";
+  res->mode = sql_mode ? "sql" : "stmt";
+  res->plain_insert = res->crr_insert = res->plain_update = res->crr_update = res->merge = 1e300;
+
+  for (int r = 0; r < opt.repeat; r++) {
+    progress("  %s-pk %s %s run %d/%d:", shape->name, res->storage, res->mode, r + 1, opt.repeat);
+    char sum_plain[256], sum_crr[256], sum_merged[256];
+
+    /* plain */
+    sqlite3 *db = open_db(file, "plain", 0, shape);
+    double t = ins(db, text_pk);
+    res->plain_insert = minf(res->plain_insert, t);
+    res->plain_bytes_ins = db_bytes(db);
+    progress(" plain-ins %.0fms", t * 1e3);
+    t = upd(db, text_pk);
+    res->plain_update = minf(res->plain_update, t);
+    res->plain_bytes_upd = db_bytes(db);
+    progress(" plain-upd %.0fms", t * 1e3);
+    checksum(db, sum_plain, sizeof sum_plain);
+    close_db(db, 0);
+
+    /* CRR */
+    db = open_db(file, "crr", 1, shape);
+    t = ins(db, text_pk);
+    res->crr_insert = minf(res->crr_insert, t);
+    res->crr_bytes_ins = db_bytes(db);
+    progress(" crr-ins %.0fms", t * 1e3);
+    t = upd(db, text_pk);
+    res->crr_update = minf(res->crr_update, t);
+    res->crr_bytes_upd = db_bytes(db);
+    progress(" crr-upd %.0fms", t * 1e3);
+    checksum(db, sum_crr, sizeof sum_crr);
+    if (strcmp(sum_plain, sum_crr) != 0)
+      die("CRR table differs from the plain one: %s vs %s", sum_crr, sum_plain);
+    read_changes(db);
+    close_db(db, 1);
+    res->nchanges = nchanges;
+
+    /* merge into a fresh CRR */
+    db = open_db(file, "merged", 1, shape);
+    t = sql_mode ? phase_merge_sql(db) : phase_merge_stmt(db);
+    res->merge = minf(res->merge, t);
+    progress(" merge %.0fms (%ld changes)\n", t * 1e3, nchanges);
+    checksum(db, sum_merged, sizeof sum_merged);
+    if (strcmp(sum_merged, sum_crr) != 0)
+      die("merged table differs from its source: %s vs %s", sum_merged, sum_crr);
+    close_db(db, 1);
+    free_changes();
+  }
+  res->rss_kib = peak_rss_kib();
+}
+
+/* ------------------------------------------------------------------ output */
+
+static int pass_insert(const result_t *r) { return r->crr_insert / r->plain_insert <= TARGET_INSERT; }
+static int pass_update(const result_t *r) { return r->crr_update / r->plain_update <= TARGET_UPDATE; }
+static double merge_ratio(const result_t *r) {
+  return ((double)r->nchanges / r->merge) / ((double)opt.rows / r->plain_insert);
+}
+static int pass_merge(const result_t *r) { return merge_ratio(r) >= TARGET_MERGE; }
+
+static void fmt_rate(char *buf, size_t n, double per_s, const char *unit) {
+  if (per_s >= 1e6) snprintf(buf, n, "%.2fM %s/s", per_s / 1e6, unit);
+  else snprintf(buf, n, "%.0fk %s/s", per_s / 1e3, unit);
+}
+
+static void print_table(const result_t *res, int nres) {
+  printf("\n%s vs plain SQLite %s — %ld rows, best of %d\n",
+         opt.engine_name ? opt.engine_name : opt.extension ? opt.extension : "backless CRDT engine",
+         sqlite3_libversion(), opt.rows, opt.repeat);
+  printf("file: WAL, synchronous=NORMAL; memory: :memory:; cache_size: %s\n",
+         opt.cache_kib ? "custom" : "SQLite default (2 MiB)");
+  printf("stmt: prepared statement per row; sql: one set-based statement\n\n");
+  printf("%-6s %-6s %-4s %-8s %18s %18s %8s %8s  %s\n", "pk", "store", "mode", "figure", "plain",
+         "CRR", "ratio", "target", "result");
+  int fails = 0;
+  for (int k = 0; k < nres; k++) {
+    const result_t *r = &res[k];
+    char p[64], c[64];
+    double n = (double)opt.rows;
+    fmt_rate(p, sizeof p, n / r->plain_insert, "rows");
+    fmt_rate(c, sizeof c, n / r->crr_insert, "rows");
+    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %s\n", r->shape, r->storage, r->mode,
+           "insert", p, c, r->crr_insert / r->plain_insert, "<= 2.0x",
+           pass_insert(r) ? "PASS" : "FAIL");
+    fmt_rate(p, sizeof p, n / r->plain_update, "rows");
+    fmt_rate(c, sizeof c, n / r->crr_update, "rows");
+    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %s\n", r->shape, r->storage, r->mode,
+           "update", p, c, r->crr_update / r->plain_update, "<= 3.0x",
+           pass_update(r) ? "PASS" : "FAIL");
+    fmt_rate(p, sizeof p, n / r->plain_insert, "rows");
+    fmt_rate(c, sizeof c, (double)r->nchanges / r->merge, "chg");
+    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %s\n", r->shape, r->storage, r->mode,
+           "merge", p, c, merge_ratio(r), ">= 1.0x", pass_merge(r) ? "PASS" : "FAIL");
+    printf("%-6s %-6s %-4s %-8s %18.1f %18.1f %8s %8s  (%ld changes; after update: +%.1f B/row)\n",
+           r->shape, r->storage, r->mode, "B/row", (double)r->plain_bytes_ins / n,
+           (double)r->crr_bytes_ins / n, "", "",
+           r->nchanges, (double)(r->crr_bytes_upd - r->plain_bytes_upd) / n);
+    fails += !pass_insert(r) + !pass_update(r) + !pass_merge(r);
+  }
+  printf("\nclock metadata: CRR bytes - plain bytes after the insert, per row (B/row line)\n");
+  printf("peak RSS: %ld KiB\n", peak_rss_kib());
+  printf("%s: %d of %d figures miss their target\n", fails ? "FAIL" : "PASS", fails, nres * 3);
+}
+
+static void write_json(FILE *f, const result_t *res, int nres) {
+  struct utsname u;
+  uname(&u);
+  if (opt.engine_name) fprintf(f, "{\n  \"engine\": \"%s\",\n", opt.engine_name);
+  else if (opt.extension) fprintf(f, "{\n  \"engine\": \"extension %s\",\n", opt.extension);
+  else fprintf(f, "{\n  \"engine\": \"backless %s\",\n", BL_VERSION_STRING);
+  fprintf(f, "  \"sqlite_version\": \"%s\",\n", sqlite3_libversion());
+  fprintf(f, "  \"machine\": \"%s %s %s\",\n", u.sysname, u.release, u.machine);
+  fprintf(f, "  \"rows\": %ld,\n  \"repeat\": %d,\n  \"peak_rss_kib\": %ld,\n", opt.rows,
+          opt.repeat, peak_rss_kib());
+  fprintf(f, "  \"targets\": {\"insert\": %.1f, \"update\": %.1f, \"merge\": %.1f},\n",
+          TARGET_INSERT, TARGET_UPDATE, TARGET_MERGE);
+  fprintf(f, "  \"results\": [\n");
+  for (int k = 0; k < nres; k++) {
+    const result_t *r = &res[k];
+    double n = (double)opt.rows;
+    fprintf(f,
+            "    {\"shape\": \"%s\", \"storage\": \"%s\", \"mode\": \"%s\",\n"
+            "     \"plain_insert_s\": %.6f, \"crr_insert_s\": %.6f, \"insert_ratio\": %.3f,\n"
+            "     \"plain_update_s\": %.6f, \"crr_update_s\": %.6f, \"update_ratio\": %.3f,\n"
+            "     \"merge_s\": %.6f, \"changes\": %ld, \"merge_changes_per_s\": %.0f,\n"
+            "     \"plain_insert_rows_per_s\": %.0f, \"merge_ratio\": %.3f,\n"
+            "     \"plain_bytes\": %lld, \"crr_bytes\": %lld, \"meta_bytes_per_row\": %.2f,\n"
+            "     \"meta_bytes_per_row_after_update\": %.2f, \"peak_rss_kib\": %ld,\n"
+            "     \"pass\": {\"insert\": %s, \"update\": %s, \"merge\": %s}}%s\n",
+            r->shape, r->storage, r->mode, r->plain_insert, r->crr_insert,
+            r->crr_insert / r->plain_insert, r->plain_update, r->crr_update,
+            r->crr_update / r->plain_update, r->merge, r->nchanges,
+            (double)r->nchanges / r->merge, n / r->plain_insert, merge_ratio(r),
+            (long long)r->plain_bytes_ins, (long long)r->crr_bytes_ins,
+            (double)(r->crr_bytes_ins - r->plain_bytes_ins) / n,
+            (double)(r->crr_bytes_upd - r->plain_bytes_upd) / n, r->rss_kib,
+            pass_insert(r) ? "true" : "false", pass_update(r) ? "true" : "false",
+            pass_merge(r) ? "true" : "false", k + 1 < nres ? "," : "");
+  }
+  fprintf(f, "  ]\n}\n");
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: bench_crdt [options]\n"
+          "  --rows N         rows per table (default 100000)\n"
+          "  --repeat R       runs per figure, the best is kept (default 3)\n"
+          "  --storage S      file, memory or all (default all)\n"
+          "  --shape S        int, text or all (default all)\n"
+          "  --mode M         stmt, sql or all (default all)\n"
+          "  --cache-kib K    PRAGMA cache_size=-K on every connection (default: SQLite's)\n"
+          "  --dir D          directory for the database files (default: a new temp dir)\n"
+          "  --json           print JSON instead of the table\n"
+          "  --json-out F     also write the JSON to file F\n"
+          "  --check          exit 1 when a figure misses its target\n"
+          "  --extension P    benchmark the loadable extension P (e.g. a native crsqlite.so)\n"
+          "                   instead of the built-in engine (bl_crdt_register)\n"
+          "  --engine-name N  name of the engine in the output\n"
+          "  --quiet          no progress on stderr\n");
+}
+
+static int parse_sel(const char *v, const char *a, const char *b, int *da, int *db) {
+  if (!strcmp(v, a)) *da = 1, *db = 0;
+  else if (!strcmp(v, b)) *da = 0, *db = 1;
+  else if (!strcmp(v, "all")) *da = 1, *db = 1;
+  else return 0;
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV() \
+  do {          \
+    if (!v) die("%s needs a value", a); \
+    i++;        \
+  } while (0)
+    if (!strcmp(a, "--rows")) { NEEDV(); opt.rows = atol(v); }
+    else if (!strcmp(a, "--repeat")) { NEEDV(); opt.repeat = atoi(v); }
+    else if (!strcmp(a, "--storage")) { NEEDV(); if (!parse_sel(v, "file", "memory", &opt.do_file, &opt.do_mem)) die("bad --storage %s", v); }
+    else if (!strcmp(a, "--shape")) { NEEDV(); if (!parse_sel(v, "int", "text", &opt.do_int, &opt.do_text)) die("bad --shape %s", v); }
+    else if (!strcmp(a, "--mode")) { NEEDV(); if (!parse_sel(v, "stmt", "sql", &opt.do_stmt, &opt.do_sql)) die("bad --mode %s", v); }
+    else if (!strcmp(a, "--cache-kib")) { NEEDV(); opt.cache_kib = atoi(v); }
+    else if (!strcmp(a, "--dir")) { NEEDV(); opt.dir = v; }
+    else if (!strcmp(a, "--json")) opt.json = 1;
+    else if (!strcmp(a, "--json-out")) { NEEDV(); opt.json_out = v; }
+    else if (!strcmp(a, "--check")) opt.check = 1;
+    else if (!strcmp(a, "--extension")) { NEEDV(); opt.extension = v; }
+    else if (!strcmp(a, "--engine-name")) { NEEDV(); opt.engine_name = v; }
+    else if (!strcmp(a, "--quiet")) opt.quiet = 1;
+    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+    else { usage(stderr); die("unknown option %s", a); }
+#undef NEEDV
+  }
+  if (opt.rows < 1 || opt.repeat < 1) die("--rows and --repeat must be positive");
+
+  if (opt.do_file) {
+    if (opt.dir) {
+      snprintf(tmpdir, sizeof tmpdir, "%s", opt.dir);
+      if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) die("cannot create %s", tmpdir);
+    } else {
+      const char *base = getenv("TMPDIR");
+      snprintf(tmpdir, sizeof tmpdir, "%s/bl-bench-XXXXXX", base && *base ? base : "/tmp");
+      if (!mkdtemp(tmpdir)) die("cannot create a temp dir: %s", strerror(errno));
+      own_tmpdir = 1;
+    }
+  }
+
+  gen_rows(opt.rows);
+  progress("bench_crdt: %ld rows, best of %d, SQLite %s%s%s\n", opt.rows, opt.repeat,
+           sqlite3_libversion(), opt.do_file ? ", files in " : "", opt.do_file ? tmpdir : "");
+
+  result_t res[8];
+  int nres = 0;
+  for (int storage = 0; storage < 2; storage++) {
+    int file = storage == 0;
+    if (file ? !opt.do_file : !opt.do_mem) continue;
+    for (int s = 0; s < 2; s++) {
+      if (s == 0 ? !opt.do_int : !opt.do_text) continue;
+      for (int m = 0; m < 2; m++) {
+        if (m == 0 ? !opt.do_stmt : !opt.do_sql) continue;
+        run_config(&SHAPES[s], file, m, &res[nres++]);
+      }
+    }
+  }
+
+  cleanup_files();
+
+  if (opt.json) write_json(stdout, res, nres);
+  else print_table(res, nres);
+  if (opt.json_out) {
+    FILE *f = fopen(opt.json_out, "w");
+    if (!f) die("cannot write %s", opt.json_out);
+    write_json(f, res, nres);
+    fclose(f);
+  }
+
+  int fails = 0;
+  for (int k = 0; k < nres; k++)
+    fails += !pass_insert(&res[k]) + !pass_update(&res[k]) + !pass_merge(&res[k]);
+  free(rows);
+  free(changes);
+  return opt.check && fails ? 1 : 0;
+}
