@@ -1,0 +1,330 @@
+/*
+ * fuzz_changes_merge.c — libFuzzer target for merging remote changes:
+ * arbitrary table names, packed primary keys, cids, values, versions, site
+ * ids and causal lengths go through INSERT INTO crsql_changes on a small
+ * database with two CRRs.
+ *
+ * Each input runs on a fresh in-memory database (so a crash reproduces from
+ * its input alone) holding
+ *   t (a NOT NULL, b NOT NULL, c, d, PRIMARY KEY (a, b))   typeless pk
+ *   u (id INTEGER PRIMARY KEY NOT NULL, x TEXT, y REAL)    rowid pk
+ * with a few rows. Any change may be rejected with an error; what is
+ * checked (abort() on violation) is:
+ *   - no crash, no sanitizer report, no SQLITE_CORRUPT / SQLITE_INTERNAL,
+ *     and every error comes with a message;
+ *   - PRAGMA integrity_check stays "ok" and crsql_changes stays readable;
+ *   - every row of t has a live entry (odd cl) in crsql_changes, and every
+ *     live entry of t in crsql_changes has its row;
+ *   - local writes still work afterwards (the triggers cope with the state);
+ *   - merging is idempotent: applying the accepted changes a second time
+ *     leaves the rows and the CRDT metadata unchanged.
+ *
+ * Input format (missing bytes read as 0):
+ *   byte 0        bit 0: apply all changes in one transaction
+ *   then up to 16 changes, each:
+ *     op          bits 0-1 table: 0,2 "t"; 1 "u"; 3 raw name (len%16, bytes)
+ *                 bits 2-3 pk: 0,1 packed from values (two for t, one
+ *                 otherwise); 2 raw bytes (len%64, bytes); 3 NULL
+ *                 bits 4-6 cid: c d -1 x y a id, 7 raw (len%16, bytes)
+ *                 bit 7    versions and cl are 8-byte integers, not 1 byte
+ *     val         a value (below)
+ *     col_version, db_version   integers
+ *     site        0 site 1, 1 site 2, 2 NULL, 3 raw (len%20, bytes)
+ *     cl          integer
+ *     seq         1 byte
+ *   value: type byte %6: 0 int8, 1 int64 (8 bytes), 2 real (8 bytes),
+ *          3 text (len%32, bytes), 4 blob (len%32, bytes), 5 NULL
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backless.h"
+
+#define FZ_MAX_CHANGES 16
+
+typedef struct fz_reader {
+  const uint8_t *p;
+  size_t n;
+} fz_reader;
+
+static void fz_fail(const char *what, sqlite3 *db) {
+  fprintf(stderr, "fuzz_changes_merge: %s%s%s\n", what, db ? ": " : "",
+          db ? sqlite3_errmsg(db) : "");
+  abort();
+}
+
+static uint8_t fz_byte(fz_reader *r) {
+  if (!r->n) return 0;
+  r->n--;
+  return *r->p++;
+}
+
+/* Up to len bytes of input; *got is how many there were. */
+static const uint8_t *fz_bytes(fz_reader *r, size_t len, int *got) {
+  const uint8_t *p = r->p;
+  if (len > r->n) len = r->n;
+  r->p += len;
+  r->n -= len;
+  *got = (int)len;
+  return p;
+}
+
+static sqlite3_int64 fz_int(fz_reader *r, int wide) {
+  if (!wide) return (int8_t)fz_byte(r);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | fz_byte(r);
+  return (sqlite3_int64)v;
+}
+
+/* Reads a value and binds it to parameter idx. */
+static void fz_bind_value(fz_reader *r, sqlite3_stmt *stmt, int idx) {
+  int n;
+  const uint8_t *p;
+  switch (fz_byte(r) % 6) {
+    case 0: sqlite3_bind_int64(stmt, idx, fz_int(r, 0)); break;
+    case 1: sqlite3_bind_int64(stmt, idx, fz_int(r, 1)); break;
+    case 2: {
+      uint64_t bits = (uint64_t)fz_int(r, 1);
+      double d;
+      memcpy(&d, &bits, sizeof d);
+      sqlite3_bind_double(stmt, idx, d);
+      break;
+    }
+    case 3:
+      p = fz_bytes(r, fz_byte(r) % 32, &n);
+      sqlite3_bind_text(stmt, idx, (const char *)p, n, SQLITE_TRANSIENT);
+      break;
+    case 4:
+      p = fz_bytes(r, fz_byte(r) % 32, &n);
+      sqlite3_bind_blob(stmt, idx, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
+      break;
+    default: sqlite3_bind_null(stmt, idx); break;
+  }
+}
+
+static const unsigned char fz_site1[16] = {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                           0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11};
+static const unsigned char fz_site2[16] = {0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+                                           0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+
+static void fz_exec(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "fuzz_changes_merge: %s: %s\n", sql, err ? err : "?");
+    abort();
+  }
+}
+
+static sqlite3 *fz_open(void) {
+  sqlite3 *db = NULL;
+  char *err = NULL;
+  if (sqlite3_open(":memory:", &db) != SQLITE_OK) fz_fail("open", db);
+  if (bl_crdt_register(db, &err) != SQLITE_OK) {
+    fprintf(stderr, "fuzz_changes_merge: register: %s\n", err ? err : "?");
+    abort();
+  }
+  fz_exec(db,
+          "CREATE TABLE t (a NOT NULL, b NOT NULL, c, d, PRIMARY KEY (a, b));"
+          "CREATE TABLE u (id INTEGER PRIMARY KEY NOT NULL, x TEXT, y REAL);"
+          "SELECT crsql_as_crr('t');"
+          "SELECT crsql_as_crr('u');"
+          "INSERT INTO t VALUES (1, 'one', 'c1', NULL), (2, 'two', NULL, x'00ff');"
+          "INSERT INTO u VALUES (1, 'x', 1.5), (2, NULL, NULL);"
+          "UPDATE t SET d = 4 WHERE a = 1;"
+          "DELETE FROM u WHERE id = 2;");
+  return db;
+}
+
+/* Error codes that mean the engine broke something, not that it rejected
+ * a bad change. */
+static int fz_is_bug(int rc) {
+  rc &= 0xff;
+  return rc == SQLITE_CORRUPT || rc == SQLITE_INTERNAL || rc == SQLITE_MISUSE;
+}
+
+/*
+ * Parses the input and merges its changes. With `only` NULL every change is
+ * tried and *accepted gets a bit per change that merged without error;
+ * otherwise only the changes whose bit is set in *only are applied.
+ */
+static void fz_apply(sqlite3 *db, const uint8_t *data, size_t size, const uint32_t *only,
+                     uint32_t *accepted) {
+  fz_reader r = {data, size};
+  sqlite3_stmt *ins = NULL, *pack1 = NULL, *pack2 = NULL;
+  static const char *const cids[] = {"c", "d", "-1", "x", "y", "a", "id"};
+  int tx = fz_byte(&r) & 1;
+  if (accepted) *accepted = 0;
+
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO crsql_changes (\"table\", pk, cid, val, col_version,"
+                         " db_version, site_id, cl, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         -1, &ins, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT crsql_pack_columns(?1)", -1, &pack1, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT crsql_pack_columns(?1, ?2)", -1, &pack2, NULL) != SQLITE_OK)
+    fz_fail("prepare", db);
+  if (tx) fz_exec(db, "BEGIN");
+
+  for (int k = 0; k < FZ_MAX_CHANGES && r.n > 0; k++) {
+    uint8_t op = fz_byte(&r);
+    int wide = op >> 7, n;
+    const uint8_t *p;
+
+    const char *table = (op & 3) == 1 ? "u" : "t";
+    if ((op & 3) == 3) {
+      p = fz_bytes(&r, fz_byte(&r) % 16, &n);
+      sqlite3_bind_text(ins, 1, (const char *)p, n, SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_text(ins, 1, table, -1, SQLITE_STATIC);
+    }
+
+    switch ((op >> 2) & 3) {
+      case 0:
+      case 1: {
+        sqlite3_stmt *pk = (op & 3) == 0 || (op & 3) == 2 ? pack2 : pack1;
+        fz_bind_value(&r, pk, 1);
+        if (pk == pack2) fz_bind_value(&r, pk, 2);
+        if (sqlite3_step(pk) == SQLITE_ROW)
+          sqlite3_bind_value(ins, 2, sqlite3_column_value(pk, 0));
+        else
+          sqlite3_bind_null(ins, 2);
+        sqlite3_reset(pk);
+        break;
+      }
+      case 2:
+        p = fz_bytes(&r, fz_byte(&r) % 64, &n);
+        sqlite3_bind_blob(ins, 2, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
+        break;
+      default: sqlite3_bind_null(ins, 2); break;
+    }
+
+    int c = (op >> 4) & 7;
+    if (c < 7) {
+      sqlite3_bind_text(ins, 3, cids[c], -1, SQLITE_STATIC);
+    } else {
+      p = fz_bytes(&r, fz_byte(&r) % 16, &n);
+      sqlite3_bind_text(ins, 3, (const char *)p, n, SQLITE_TRANSIENT);
+    }
+
+    fz_bind_value(&r, ins, 4);
+    sqlite3_bind_int64(ins, 5, fz_int(&r, wide));
+    sqlite3_bind_int64(ins, 6, fz_int(&r, wide));
+    switch (fz_byte(&r) % 4) {
+      case 0: sqlite3_bind_blob(ins, 7, fz_site1, 16, SQLITE_STATIC); break;
+      case 1: sqlite3_bind_blob(ins, 7, fz_site2, 16, SQLITE_STATIC); break;
+      case 2: sqlite3_bind_null(ins, 7); break;
+      default:
+        p = fz_bytes(&r, fz_byte(&r) % 20, &n);
+        sqlite3_bind_blob(ins, 7, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
+        break;
+    }
+    sqlite3_bind_int64(ins, 8, fz_int(&r, wide));
+    sqlite3_bind_int64(ins, 9, fz_byte(&r));
+
+    if (!only || (*only >> k & 1)) {
+      int rc = sqlite3_step(ins);
+      if (rc == SQLITE_DONE) {
+        if (accepted) *accepted |= 1u << k;
+      } else {
+        rc = sqlite3_extended_errcode(db);
+        const char *msg = sqlite3_errmsg(db);
+        if (fz_is_bug(rc)) fz_fail("merge failed with a corruption/internal/misuse code", db);
+        if (!msg || !*msg) fz_fail("merge failed without a message", NULL);
+      }
+    }
+    sqlite3_reset(ins);
+    sqlite3_clear_bindings(ins);
+  }
+  /* A failed merge may have ended the transaction (SQLite rolls back on
+   * some errors); commit only what is still open. */
+  if (tx && !sqlite3_get_autocommit(db)) fz_exec(db, "COMMIT");
+  sqlite3_finalize(ins);
+  sqlite3_finalize(pack1);
+  sqlite3_finalize(pack2);
+}
+
+/* The single integer result of `sql`. */
+static sqlite3_int64 fz_int_query(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *stmt = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) fz_fail(sql, db);
+  if (sqlite3_step(stmt) != SQLITE_ROW) fz_fail(sql, db);
+  sqlite3_int64 v = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  return v;
+}
+
+/* Everything that must not change when changes are applied again. */
+static char *fz_state(sqlite3 *db) {
+  static const char *const queries[] = {
+      "SELECT quote(a), quote(b), quote(c), quote(d) FROM t ORDER BY 1, 2",
+      "SELECT quote(id), quote(x), quote(y) FROM u ORDER BY 1",
+      "SELECT \"table\", quote(pk), quote(cid), quote(val), col_version, cl, quote(site_id)"
+      " FROM crsql_changes ORDER BY 1, 2, 3",
+  };
+  sqlite3_str *s = sqlite3_str_new(db);
+  for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, queries[q], -1, &stmt, NULL) != SQLITE_OK) fz_fail(queries[q], db);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      for (int i = 0; i < sqlite3_column_count(stmt); i++)
+        sqlite3_str_appendf(s, "%s|", sqlite3_column_text(stmt, i));
+      sqlite3_str_appendchar(s, 1, '\n');
+    }
+    if (rc != SQLITE_DONE) fz_fail(queries[q], db);
+    sqlite3_finalize(stmt);
+    sqlite3_str_appendall(s, "--\n");
+  }
+  char *text = sqlite3_str_finish(s);
+  if (!text) fz_fail("out of memory", NULL);
+  return text;
+}
+
+static void fz_check_consistent(sqlite3 *db) {
+  sqlite3_stmt *stmt = NULL;
+  if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL) != SQLITE_OK ||
+      sqlite3_step(stmt) != SQLITE_ROW ||
+      strcmp((const char *)sqlite3_column_text(stmt, 0), "ok") != 0)
+    fz_fail("integrity_check failed", db);
+  sqlite3_finalize(stmt);
+
+  if (fz_int_query(db, "SELECT count(*) FROM t WHERE NOT EXISTS (SELECT 1 FROM crsql_changes c"
+                       " WHERE c.\"table\" = 't' AND c.pk = crsql_pack_columns(t.a, t.b)"
+                       " AND c.cl % 2 = 1)") != 0)
+    fz_fail("a row of t has no live entry in crsql_changes", NULL);
+  if (fz_int_query(db, "SELECT count(*) FROM crsql_changes c WHERE c.\"table\" = 't'"
+                       " AND c.cl % 2 = 1 AND NOT EXISTS (SELECT 1 FROM t"
+                       " WHERE crsql_pack_columns(t.a, t.b) = c.pk)") != 0)
+    fz_fail("a live entry of t in crsql_changes has no row", NULL);
+  fz_int_query(db, "SELECT count(*) FROM (SELECT * FROM crsql_changes)");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size > 4096) return 0;
+  sqlite3 *db = fz_open();
+  uint32_t accepted = 0;
+
+  fz_apply(db, data, size, NULL, &accepted);
+  fz_check_consistent(db);
+
+  char *before = fz_state(db);
+  fz_apply(db, data, size, &accepted, NULL);
+  char *after = fz_state(db);
+  if (strcmp(before, after) != 0) {
+    fprintf(stderr, "--- after one merge:\n%s--- after merging again:\n%s", before, after);
+    fz_fail("merging the same changes twice changed the state", NULL);
+  }
+  sqlite3_free(before);
+  sqlite3_free(after);
+
+  /* Local writes on whatever state the merges left. */
+  fz_exec(db, "INSERT OR REPLACE INTO t VALUES (99, 'z', 'local', 1);"
+              "UPDATE t SET c = 'edited' WHERE a = 1 AND b = 'one';"
+              "DELETE FROM t WHERE a = 2 AND b = 'two';"
+              "INSERT OR REPLACE INTO u VALUES (7, 'local', 2.5);");
+  fz_check_consistent(db);
+
+  sqlite3_close(db);
+  return 0;
+}
