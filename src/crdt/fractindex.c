@@ -379,39 +379,26 @@ static int fi_exec(sqlite3 *db, sqlite3_str *s) {
   return rc;
 }
 
-/* The base-table triggers: on insert, and on update of the order column. */
-static int fi_create_pend_trigger(sqlite3 *db, const fi_order *o) {
+/* The base-table triggers: after an insert (the value cast to an integer)
+ * and after an update of the order column (the value itself). */
+static int fi_create_pend_trigger(sqlite3 *db, const fi_order *o, int on_update) {
   sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s,
-                      "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_pend_trig\" AFTER INSERT ON "
-                      "\"%w\" WHEN CAST(NEW.\"%w\" AS INTEGER) = -1 OR CAST(NEW.\"%w\" AS INTEGER) = 1 "
-                      "BEGIN ",
-                      o->table, o->table, o->col, o->col);
-  char *sel = sqlite3_mprintf("CAST(NEW.\"%w\" AS INTEGER)", o->col);
+  char *sel = on_update ? sqlite3_mprintf("NEW.\"%w\"", o->col)
+                        : sqlite3_mprintf("CAST(NEW.\"%w\" AS INTEGER)", o->col);
+  if (on_update)
+    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_ezmove\" AFTER UPDATE OF \"%w\" ON \"%w\"",
+                        o->table, o->col, o->table);
+  else
+    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_pend_trig\" AFTER INSERT ON \"%w\"",
+                        o->table, o->table);
+  sqlite3_str_appendf(s, " WHEN %s = -1 OR %s = 1 BEGIN ", sel, sel);
+  fi_pend_update(s, o, sel);
+  sqlite3_str_appendall(s, " END;");
   if (!sel) {
     sqlite3_free(sqlite3_str_finish(s));
     return SQLITE_NOMEM;
   }
-  fi_pend_update(s, o, sel);
   sqlite3_free(sel);
-  sqlite3_str_appendall(s, " END;");
-  return fi_exec(db, s);
-}
-
-static int fi_create_move_trigger(sqlite3 *db, const fi_order *o) {
-  sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s,
-                      "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_ezmove\" AFTER UPDATE OF "
-                      "\"%w\" ON \"%w\" WHEN NEW.\"%w\" = -1 OR NEW.\"%w\" = 1 BEGIN ",
-                      o->table, o->col, o->table, o->col, o->col);
-  char *sel = sqlite3_mprintf("NEW.\"%w\"", o->col);
-  if (!sel) {
-    sqlite3_free(sqlite3_str_finish(s));
-    return SQLITE_NOMEM;
-  }
-  fi_pend_update(s, o, sel);
-  sqlite3_free(sel);
-  sqlite3_str_appendall(s, " END;");
   return fi_exec(db, s);
 }
 
@@ -565,9 +552,9 @@ static void fi_fn_as_ordered(sqlite3_context *ctx, int argc, sqlite3_value **arg
   /* On failure cr-sqlite ends the whole transaction with ROLLBACK (not just
    * the savepoint); so do we, for the same outcome. */
   const char *fail = NULL;
-  if ((rc = fi_create_pend_trigger(db, &o)) != SQLITE_OK)
+  if ((rc = fi_create_pend_trigger(db, &o, 0)) != SQLITE_OK)
     fail = "Failed creating triggers for the base table";
-  else if ((rc = fi_create_move_trigger(db, &o)) != SQLITE_OK)
+  else if ((rc = fi_create_pend_trigger(db, &o, 1)) != SQLITE_OK)
     fail = "Failed creating simple move trigger";
   else if ((rc = fi_create_view(db, &o)) != SQLITE_OK)
     fail = "Failed creating view for the base table";
@@ -638,10 +625,12 @@ static int fi_fix_conflict(sqlite3 *db, sqlite3_value **argv, int coll_at, int n
   if (ncoll > 0) {
     sqlite3_str_appendall(s, " JOIN (SELECT ");
     for (int i = 0; i < ncoll; i++) sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", fi_text(argv[coll_at + i]));
-    sqlite3_str_appendf(s, " FROM \"%w\" WHERE %s) AS t ON ", table, where);
+    /* cr-sqlite names this subquery t, which clashes with a table named t. */
+    const char *alias = sqlite3_stricmp(table, "__crsql_list") ? "__crsql_list" : "__crsql_list2";
+    sqlite3_str_appendf(s, " FROM \"%w\" WHERE %s) AS %s ON ", table, where, alias);
     for (int i = 0; i < ncoll; i++) {
       const char *c = fi_text(argv[coll_at + i]);
-      sqlite3_str_appendf(s, "%s\"%w\".\"%w\" = t.\"%w\"", i ? " AND " : "", table, c, c);
+      sqlite3_str_appendf(s, "%s\"%w\".\"%w\" = %s.\"%w\"", i ? " AND " : "", table, c, alias, c);
     }
   }
   sqlite3_str_appendf(s, " WHERE \"%w\" < ?%d ORDER BY \"%w\" DESC LIMIT 1), ?%d) WHERE %s RETURNING \"%w\"",
