@@ -1,0 +1,430 @@
+// driver.mjs — differential testing of our CRDT engine against cr-sqlite 0.16.
+//
+//   node driver.mjs [options] random            random scenarios (see --seeds)
+//   node driver.mjs [options] pack              pk packing scenario
+//   node driver.mjs [options] files F...        given scenario files
+//   node driver.mjs [options] reduce F          shrink a failing scenario file
+//
+// Options:
+//   --runner PATH       our runner (build dir/tests/differential/run_scenario)
+//   --oracle-dir DIR    npm prefix holding @vlcn.io/wa-sqlite (default $BL_ORACLE_DIR)
+//   --work DIR          where failing scenarios and outputs are written (default ./diff-work)
+//   --seeds A-B|A,B,..  seeds for "random" (default 1-50)
+//   --compare state|full  state: rows, SQL errors, convergence, cross-engine merges;
+//                         full: also every crsql_changes row and crsql_db_version()
+//                         (default: state for random, full otherwise)
+//   --no-cross          skip the cross-engine change exchange (random mode)
+//   --max-failures N    stop after N failing seeds (default 5)
+//   --keep              keep every scenario file, not only failing ones
+//   --devices N / --steps N   passed to the generator
+//
+// Exit status 0 when every scenario matched, 1 on a mismatch, 2 on a setup error.
+import fs from 'fs';
+import path from 'path';
+import { spawn, spawnSync } from 'child_process';
+import { fileURLToPath } from 'url';
+import { loadOracle, runScenario } from './oracle.mjs';
+import { generateRandom, generatePack } from './gen.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const o = { oracleDir: process.env.BL_ORACLE_DIR, work: 'diff-work', seeds: '1-50', cross: true, maxFailures: 5, keep: false, files: [], genOpts: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
+    if (a === '--runner') o.runner = next();
+    else if (a === '--oracle-dir') { const v = next(); o.oracleDir = process.env.BL_ORACLE_DIR || v; }
+    else if (a === '--work') o.work = next();
+    else if (a === '--seeds') o.seeds = next();
+    else if (a === '--compare') o.compare = next();
+    else if (a === '--no-cross') o.cross = false;
+    else if (a === '--max-failures') o.maxFailures = Number(next());
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--devices') o.genOpts.devices = Number(next());
+    else if (a === '--steps') o.genOpts.steps = Number(next());
+    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+    else if (!o.mode) o.mode = a;
+    else o.files.push(a);
+  }
+  if (process.env.BL_DIFF_SEEDS) o.seeds = process.env.BL_DIFF_SEEDS;
+  if (!o.mode) throw new Error('missing mode (random | pack | files | reduce)');
+  if (!o.runner) throw new Error('--runner is required');
+  o.compare ??= o.mode === 'random' ? 'state' : 'full';
+  return o;
+}
+
+function parseSeeds(s) {
+  const out = [];
+  for (const part of s.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`bad --seeds ${s}`);
+    const a = Number(m[1]), b = m[2] ? Number(m[2]) : a;
+    for (let x = a; x <= b; x++) out.push(x);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ running
+function runOurs(runner, file) {
+  return new Promise((resolve) => {
+    const p = spawn(runner, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [], err = [];
+    p.stdout.on('data', (d) => out.push(d));
+    p.stderr.on('data', (d) => err.push(d));
+    p.on('close', (code, signal) => resolve({
+      out: Buffer.concat(out).toString('utf8'),
+      err: Buffer.concat(err).toString('utf8'),
+      code, signal,
+    }));
+    p.on('error', (e) => resolve({ out: '', err: String(e), code: -1, signal: null }));
+  });
+}
+
+// Runs a scenario file on both engines concurrently (ours in a child process).
+async function runBoth(ctx, file, text) {
+  const oursP = runOurs(ctx.runner, file);
+  let ref;
+  try {
+    ref = await runScenario(ctx.oracle, text);
+  } catch (e) {
+    ref = null;
+    ctx.refError = e;
+  }
+  const ours = await oursP;
+  return { ref, ours };
+}
+
+// ------------------------------------------------------------------ comparing
+function filterLines(text, compare) {
+  const lines = text.split('\n').filter((l) => l !== '');
+  if (compare === 'full') return lines;
+  return lines.filter((l) => !l.startsWith('change ') && !l.startsWith('dbversion ') && !l.startsWith('changes '));
+}
+
+// Line diff (LCS); returns printable lines, '-' reference, '+' ours.
+function diffLines(a, b, maxOut = 80) {
+  let s = 0;
+  while (s < a.length && s < b.length && a[s] === b[s]) s++;
+  let ea = a.length, eb = b.length;
+  while (ea > s && eb > s && a[ea - 1] === b[eb - 1]) { ea--; eb--; }
+  const A = a.slice(s, ea), B = b.slice(s, eb);
+  const out = [];
+  const ctx0 = Math.max(0, s - 3);
+  for (let i = ctx0; i < s; i++) out.push('  ' + a[i]);
+  if (A.length * B.length <= 4e6) {
+    const n = A.length, m = B.length;
+    const dp = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--)
+      for (let j = m - 1; j >= 0; j--)
+        dp[i][j] = A[i] === B[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+    let i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && A[i] === B[j]) { out.push('  ' + A[i]); i++; j++; }
+      else if (j < m && (i >= n || dp[i][j + 1] >= dp[i + 1][j])) { out.push('+ ' + B[j]); j++; }
+      else { out.push('- ' + A[i]); i++; }
+    }
+  } else {
+    for (const l of A) out.push('- ' + l);
+    for (const l of B) out.push('+ ' + l);
+  }
+  for (let i = ea; i < Math.min(a.length, ea + 3); i++) out.push('  ' + a[i]);
+  // Trim long runs of unchanged lines.
+  const trimmed = [];
+  let run = [];
+  const flush = (end) => {
+    if (run.length > 7) trimmed.push(...run.slice(0, 3), `  ... (${run.length - 6} equal lines)`, ...run.slice(-3));
+    else trimmed.push(...run);
+    run = [];
+  };
+  for (const l of out) { if (l.startsWith('  ')) run.push(l); else { flush(); trimmed.push(l); } }
+  flush();
+  if (trimmed.length > maxOut) return [...trimmed.slice(0, maxOut), `  ... (${trimmed.length - maxOut} more diff lines)`];
+  return trimmed;
+}
+
+// Rows of the last "check" block, per device: Map(dev -> [row text without "row dN "]).
+function lastCheck(text) {
+  const lines = text.split('\n');
+  let start = -1;
+  for (let i = 0; i < lines.length; i++) if (lines[i].startsWith('check ')) start = i;
+  const m = new Map();
+  if (start < 0) return m;
+  for (let i = start + 1; i < lines.length; i++) {
+    const l = lines[i];
+    if (!l.startsWith('row ') && !l.startsWith('error ')) break;
+    const mm = /^row d(\d+) (.*)$/.exec(l);
+    if (!mm) continue;
+    const d = Number(mm[1]);
+    if (!m.has(d)) m.set(d, []);
+    m.get(d).push(mm[2]);
+  }
+  return m;
+}
+
+// Devices whose final rows differ from device 0's, or null when converged.
+function convergence(text, ndev) {
+  const m = lastCheck(text);
+  const base = (m.get(0) ?? []).join('\n');
+  const bad = [];
+  for (let d = 1; d < ndev; d++) if ((m.get(d) ?? []).join('\n') !== base) bad.push(d);
+  return bad.length ? bad : null;
+}
+
+function changesBlock(text, line) {
+  const lines = text.split('\n');
+  const i = lines.indexOf(`changes L${line}`);
+  if (i < 0) return null;
+  const per = new Map();
+  for (let k = i + 1; k < lines.length; k++) {
+    const l = lines[k];
+    if (l.startsWith('dbversion ')) continue;
+    const mm = /^change d(\d+) (.*)$/.exec(l);
+    if (!mm) break;
+    const d = Number(mm[1]);
+    if (!per.has(d)) per.set(d, []);
+    per.get(d).push(mm[2]);
+  }
+  return per;
+}
+
+// Cross-engine scenario: the scenario up to the checkpoint, one extra fresh
+// device, then every device (old and new) merges every device's checkpoint
+// change set produced by the OTHER engine, one transaction per source.
+function crossScenario(text, checkpointLine, changes, ndev) {
+  const lines = text.split('\n').slice(0, checkpointLine - 1);
+  let lastDevice = -1;
+  lines.forEach((l, i) => { if (l.startsWith('device ')) lastDevice = i; });
+  lines.splice(lastDevice + 1, 0, `device ${ndev} ${'fe'.repeat(15)}${ndev.toString(16).padStart(2, '0')}`);
+  lines.push('# cross-engine merge of the checkpoint change sets');
+  for (let t = 0; t <= ndev; t++) {
+    for (let s = 0; s < ndev; s++) {
+      lines.push(`exec ${t} 0 BEGIN`);
+      for (const c of changes.get(s) ?? []) lines.push(`merge ${t} ${c}`);
+      lines.push(`exec ${t} 0 COMMIT`);
+    }
+  }
+  lines.push('check');
+  return lines.join('\n') + '\n';
+}
+
+function scenarioInfo(text) {
+  let ndev = 0, checkpoint = -1;
+  text.split('\n').forEach((l, i) => {
+    if (l.startsWith('device ')) ndev = Math.max(ndev, Number(l.split(/\s+/)[1]) + 1);
+    if (l === 'changes' && checkpoint < 0) checkpoint = i + 1;
+  });
+  return { ndev, checkpoint };
+}
+
+// ------------------------------------------------------------------ reporting
+class Reporter {
+  constructor(ctx) { this.ctx = ctx; this.failures = 0; this.checked = 0; }
+  fail(title, { scenario, ref, ours, diff, extra = [] }) {
+    this.failures++;
+    const c = this.ctx;
+    const lines = [`FAIL ${title}`];
+    if (scenario) {
+      lines.push(`  scenario:  ${scenario}`);
+      if (ref !== undefined) fs.writeFileSync(scenario.replace(/\.txt$/, '') + '.reference.out', ref ?? '');
+      if (ours !== undefined) fs.writeFileSync(scenario.replace(/\.txt$/, '') + '.ours.out', ours ?? '');
+      lines.push(`  outputs:   ${scenario.replace(/\.txt$/, '')}.reference.out / .ours.out`);
+      lines.push(`  reproduce: node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} files ${scenario}`);
+      lines.push(`      or by hand: node ${path.join(HERE, 'oracle.mjs')} --oracle-dir ${c.oracleDir} ${scenario} > ref.out; ${c.runner} ${scenario} > ours.out; diff ref.out ours.out`);
+      lines.push(`  shrink:    node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} reduce ${scenario}`);
+    }
+    lines.push(...extra.map((l) => '  ' + l));
+    if (diff) { lines.push('  diff (- reference cr-sqlite, + ours):'); lines.push(...diff.map((l) => '    ' + l)); }
+    console.log(lines.join('\n'));
+  }
+}
+
+function writeScenario(ctx, name, text) {
+  const f = path.join(ctx.work, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+// Checks one scenario. Returns true when it matched. `label` names it in reports.
+async function checkScenario(ctx, rep, label, file, text, { cross = false, expectConverged = false } = {}) {
+  rep.checked++;
+  ctx.refError = null;
+  const { ref, ours } = await runBoth(ctx, file, text);
+  if (ref === null) {
+    rep.fail(`${label}: the reference engine failed to run the scenario: ${ctx.refError?.message}`, { scenario: file });
+    return false;
+  }
+  if (ours.code !== 0 || ours.signal) {
+    rep.fail(`${label}: our runner exited with ${ours.signal ?? ours.code}`, {
+      scenario: file, ref, ours: ours.out, extra: ours.err.split('\n').filter(Boolean).slice(-15),
+    });
+    return false;
+  }
+  const a = filterLines(ref, ctx.compare), b = filterLines(ours.out, ctx.compare);
+  let ok = true;
+  if (a.join('\n') !== b.join('\n')) {
+    rep.fail(`${label}: ${ctx.compare === 'full' ? 'output (state or change rows)' : 'visible state'} differs from the reference`, {
+      scenario: file, ref, ours: ours.out, diff: diffLines(a, b),
+    });
+    return false;
+  }
+  const { ndev, checkpoint } = scenarioInfo(text);
+  if (expectConverged) {
+    const refBad = convergence(ref, ndev);
+    const ourBad = convergence(ours.out, ndev);
+    if (ourBad || refBad) {
+      rep.fail(`${label}: devices did not converge after the final all-to-all sync (reference: ${refBad ? 'devices ' + refBad.join(',') + ' differ from device 0' : 'converged'}; ours: ${ourBad ? 'devices ' + ourBad.join(',') + ' differ from device 0' : 'converged'})`, { scenario: file, ref, ours: ours.out });
+      ok = false;
+    }
+  }
+  if (ok && cross && checkpoint > 0) {
+    const expected = lastCheck(ref).get(0) ?? [];
+    for (const [dir, srcOut, engine] of [['reference->ours', ref, 'ours'], ['ours->reference', ours.out, 'reference']]) {
+      const ch = changesBlock(srcOut, checkpoint);
+      if (!ch) continue;
+      const xtext = crossScenario(text, checkpoint, ch, ndev);
+      const xfile = writeScenario(ctx, path.basename(file).replace(/\.txt$/, '') + `.cross-${engine === 'ours' ? 'ref2ours' : 'ours2ref'}.txt`, xtext);
+      let out;
+      if (engine === 'ours') {
+        const r = await runOurs(ctx.runner, xfile);
+        if (r.code !== 0 || r.signal) {
+          rep.fail(`${label}: cross-engine merge (${dir}): our runner exited with ${r.signal ?? r.code}`, { scenario: xfile, extra: r.err.split('\n').filter(Boolean).slice(-15) });
+          ok = false;
+          continue;
+        }
+        out = r.out;
+      } else {
+        try { out = await runScenario(ctx.oracle, xtext); } catch (e) {
+          rep.fail(`${label}: cross-engine merge (${dir}): the reference failed: ${e.message}`, { scenario: xfile });
+          ok = false;
+          continue;
+        }
+      }
+      const xlines = out.split('\n');
+      const firstMerge = xtext.split('\n').findIndex((l) => l.startsWith('merge ')) + 1;
+      const errs = xlines.filter((l) => { const m = /^error L(\d+)/.exec(l); return m && Number(m[1]) >= firstMerge; });
+      const got = lastCheck(out);
+      const bad = [];
+      for (let d = 0; d <= ndev; d++) if ((got.get(d) ?? []).join('\n') !== expected.join('\n')) bad.push(d);
+      if (errs.length || bad.length) {
+        const d0 = bad.length ? bad[0] : 0;
+        rep.fail(`${label}: cross-engine merge ${dir}: ${errs.length ? errs.length + ' merge errors; ' : ''}${bad.length ? 'devices ' + bad.join(',') + ` (device ${ndev} is fresh) differ from the reference's converged state` : ''}`, {
+          scenario: xfile,
+          extra: [...errs.slice(0, 5), `(${engine} ran the cross scenario; expected = reference's final state of device 0)`],
+          diff: bad.length ? diffLines(expected.map((l) => 'row ' + l), (got.get(d0) ?? []).map((l) => 'row ' + l)) : null,
+        });
+        ok = false;
+      }
+      if (!ok) break;
+      if (!ctx.keep) fs.rmSync(xfile, { force: true });
+    }
+  }
+  return ok;
+}
+
+// ------------------------------------------------------------------ reduce
+// Greedy delta debugging over the write/sync/check lines of a failing
+// scenario: drops chunks while the two engines still disagree.
+async function reduce(ctx, file) {
+  const text = fs.readFileSync(file, 'utf8');
+  let lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const fixed = (l) => /^(device|schema|table) /.test(l);
+  const tmp = path.join(ctx.work, path.basename(file).replace(/\.txt$/, '') + '.reduce-tmp.txt');
+  const differs = async (ls) => {
+    const t = ls.join('\n') + '\n';
+    fs.writeFileSync(tmp, t);
+    ctx.refError = null;
+    const { ref, ours } = await runBoth(ctx, tmp, t);
+    if (ref === null || ours.code !== 0 || ours.signal) return ours.code !== 0 || !!ours.signal;
+    return filterLines(ref, ctx.compare).join('\n') !== filterLines(ours.out, ctx.compare).join('\n');
+  };
+  if (!(await differs(lines))) { console.log('the scenario does not fail; nothing to reduce'); return 0; }
+  // Keep a final check so state differences stay visible.
+  if (lines[lines.length - 1] !== 'check') lines.push('check');
+  let chunk = Math.max(1, Math.floor(lines.length / 2));
+  while (chunk >= 1) {
+    let changed = false;
+    for (let i = 0; i < lines.length; ) {
+      const cand = lines.filter((l, k) => k < i || k >= i + chunk || fixed(l) || (k === lines.length - 1));
+      if (cand.length < lines.length && (await differs(cand))) { lines = cand; changed = true; }
+      else i += chunk;
+    }
+    if (!changed) chunk = Math.floor(chunk / 2);
+  }
+  // Drop unused tables' schema lines.
+  for (const l of lines.filter((x) => x.startsWith('table '))) {
+    const name = l.split(/\s+/)[1];
+    const cand = lines.filter((x) => x !== l && !x.includes(`CREATE TABLE ${name} `) && !x.includes(`crsql_as_crr('${name}')`));
+    if (await differs(cand)) lines = cand;
+  }
+  const outFile = file.replace(/\.txt$/, '') + '.min.txt';
+  fs.writeFileSync(outFile, lines.join('\n') + '\n');
+  fs.rmSync(tmp, { force: true });
+  console.log(`reduced to ${lines.length} lines: ${outFile}`);
+  console.log(lines.join('\n'));
+  const { ref, ours } = await runBoth(ctx, outFile, lines.join('\n') + '\n');
+  console.log('--- diff (- reference, + ours):');
+  console.log(diffLines(filterLines(ref ?? '', ctx.compare), filterLines(ours.out, ctx.compare)).join('\n'));
+  return 0;
+}
+
+// ------------------------------------------------------------------ main
+async function main() {
+  let ctx;
+  try {
+    ctx = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`driver.mjs: ${e.message}`);
+    return 2;
+  }
+  if (!fs.existsSync(ctx.runner)) { console.error(`driver.mjs: runner not found: ${ctx.runner}`); return 2; }
+  fs.mkdirSync(ctx.work, { recursive: true });
+  ctx.work = path.resolve(ctx.work);
+  ctx.runner = path.resolve(ctx.runner);
+  try {
+    ctx.oracle = await loadOracle(ctx.oracleDir);
+  } catch (e) {
+    console.error(`driver.mjs: cannot load the reference engine: ${e.message}`);
+    return 2;
+  }
+  ctx.oracleDir = path.resolve(ctx.oracleDir);
+  const rep = new Reporter(ctx);
+  const t0 = Date.now();
+  if (ctx.mode === 'random') {
+    const seeds = parseSeeds(ctx.seeds);
+    let failedSeeds = [];
+    for (const seed of seeds) {
+      const text = generateRandom(seed, ctx.genOpts);
+      const file = writeScenario(ctx, `seed-${seed}.txt`, text);
+      const ok = await checkScenario(ctx, rep, `seed ${seed}`, file, text, { cross: ctx.cross, expectConverged: true });
+      if (!ok) failedSeeds.push(seed);
+      else if (!ctx.keep) fs.rmSync(file, { force: true });
+      if (failedSeeds.length >= ctx.maxFailures) {
+        console.log(`stopping after ${failedSeeds.length} failing seeds (--max-failures)`);
+        break;
+      }
+    }
+    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } else if (ctx.mode === 'pack') {
+    const text = generatePack();
+    const file = writeScenario(ctx, 'pack.txt', text);
+    if (await checkScenario(ctx, rep, 'pk packing', file, text) && !ctx.keep) fs.rmSync(file, { force: true });
+    console.log(`pack (${ctx.compare}): ${rep.failures ? 'FAILED' : 'ok'}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } else if (ctx.mode === 'files') {
+    for (const f of ctx.files) {
+      const text = fs.readFileSync(f, 'utf8');
+      const { checkpoint } = scenarioInfo(text);
+      await checkScenario(ctx, rep, path.basename(f), path.resolve(f), text, { cross: ctx.cross && checkpoint > 0 && /^# final/m.test(text), expectConverged: /^# final/m.test(text) });
+    }
+    console.log(`files (${ctx.compare}): ${rep.checked} checked, ${rep.failures} failed`);
+  } else if (ctx.mode === 'reduce') {
+    if (ctx.files.length !== 1) { console.error('reduce takes one scenario file'); return 2; }
+    return await reduce(ctx, path.resolve(ctx.files[0]));
+  } else {
+    console.error(`driver.mjs: unknown mode ${ctx.mode}`);
+    return 2;
+  }
+  return rep.failures ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e) => { console.error(`driver.mjs: ${e.stack || e}`); process.exit(2); });
