@@ -76,42 +76,167 @@ static int crr_drop_triggers(sqlite3 *db, const char *table, char **err) {
   return crr_exec(db,
                   sqlite3_mprintf("DROP TRIGGER IF EXISTS \"%w__crsql_itrig\";"
                                   "DROP TRIGGER IF EXISTS \"%w__crsql_utrig\";"
+                                  "DROP TRIGGER IF EXISTS \"%w__crsql_pktrig\";"
                                   "DROP TRIGGER IF EXISTS \"%w__crsql_dtrig\";",
-                                  table, table, table),
+                                  table, table, table, table),
                   err);
 }
 
+/* " OR "-joined test that a column's value changed, type-aware and binary
+ * (cr-sqlite compares values by type, then bytes, never by collation). */
+static void crr_changed_expr(sqlite3_str *s, const char *col) {
+  sqlite3_str_appendf(s, "(typeof(NEW.\"%w\") != typeof(OLD.\"%w\") OR NEW.\"%w\" IS NOT OLD.\"%w\" COLLATE BINARY)",
+                      col, col, col, col);
+}
+
+static char *crr_pk_changed(const bl_table *t) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendchar(s, 1, '(');
+  for (int i = 0; i < t->npk; i++) {
+    if (i) sqlite3_str_appendall(s, " OR ");
+    crr_changed_expr(s, t->pks[i].name);
+  }
+  sqlite3_str_appendchar(s, 1, ')');
+  return sqlite3_str_finish(s);
+}
+
+/* The local-write triggers. INSERT, DELETE and UPDATE without a primary key
+ * change are tracked by one upsert of the clock row in plain SQL (no C
+ * round trip per row); a primary-key change calls crsql_after_update.
+ * The rules are those of local_writes.c, which documents them. */
 static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
+  const char *nd = "crsql_next_db_version()", *sq = "crsql_increment_and_get_seq()";
   char *pk_new = bl__ident_list(t->pks, t->npk, "NEW."), *pk_old = bl__ident_list(t->pks, t->npk, "OLD.");
   char *col_new = bl__ident_list(t->cols, t->ncol, "NEW."), *col_old = bl__ident_list(t->cols, t->ncol, "OLD.");
+  char *pks = bl__ident_list(t->pks, t->npk, NULL), *pk_changed = crr_pk_changed(t);
   int rc = SQLITE_NOMEM;
-  if (!pk_new || !pk_old || !col_new || !col_old) goto done;
-  rc = crr_exec(db,
-                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_itrig\" AFTER INSERT ON \"%w\" "
-                                "WHEN crsql_internal_sync_bit() = 0 BEGIN "
-                                "VALUES (crsql_after_insert('%q', %s)); END;",
-                                t->name, t->name, t->name, pk_new),
-                err);
+  if (!pk_new || !pk_old || !col_new || !col_old || !pks || !pk_changed) goto done;
+
+  /* INSERT: fresh row -> every column version 1 (pk-only table: sentinel 1).
+   * Known row (re-insert, INSERT OR REPLACE) -> columns +1, sentinel to the
+   * next odd length with the first seq, columns after it. */
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_itrig\" AFTER INSERT ON \"%w\" "
+                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"",
+                      t->name, t->name, t->name, pks);
+  bl__clock_entry_cols(s, t, NULL);
+  sqlite3_str_appendf(s, ") VALUES (%s, %s", pk_new, nd);
+  if (t->ncol == 0) sqlite3_str_appendf(s, ", 1, %s, 0, %s", nd, sq);
+  else sqlite3_str_appendall(s, ", NULL, NULL, NULL, NULL");
+  for (int i = 0; i < t->ncol; i++) sqlite3_str_appendf(s, ", 1, %s, 0, %s", nd, sq);
+  sqlite3_str_appendall(s, ") ON CONFLICT DO UPDATE SET ");
+  if (t->ncol == 0) {
+    sqlite3_str_appendall(s,
+                          "\"__crsql_dbv\" = excluded.\"__crsql_dbv\", "
+                          "\"__crsql_cl\" = CASE WHEN \"__crsql_cl\" IS NULL THEN 1 WHEN \"__crsql_cl\" % 2 = 0 "
+                          "THEN \"__crsql_cl\" + 1 ELSE \"__crsql_cl\" + 2 END, "
+                          "\"__crsql_cl_dbv\" = excluded.\"__crsql_dbv\", \"__crsql_cl_site\" = 0, "
+                          "\"__crsql_cl_seq\" = excluded.\"__crsql_cl_seq\"");
+  } else {
+    char *seq0 = bl__clock_col_name(t, 1, 3);
+    sqlite3_str_appendf(s,
+                        "\"__crsql_dbv\" = excluded.\"__crsql_dbv\" + 0 * %s, "
+                        "\"__crsql_cl\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL WHEN \"__crsql_cl\" %% 2 = 0 "
+                        "THEN \"__crsql_cl\" + 1 ELSE \"__crsql_cl\" + 2 END, "
+                        "\"__crsql_cl_dbv\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL ELSE excluded.\"__crsql_dbv\" END, "
+                        "\"__crsql_cl_site\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL ELSE 0 END, "
+                        "\"__crsql_cl_seq\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL ELSE excluded.%s END",
+                        sq, seq0);
+    sqlite3_free(seq0);
+    for (int i = 1; i <= t->ncol; i++) {
+      char *v = bl__clock_col_name(t, i, 0), *d = bl__clock_col_name(t, i, 1);
+      char *st = bl__clock_col_name(t, i, 2), *q = bl__clock_col_name(t, i, 3);
+      sqlite3_str_appendf(s, ", %s = coalesce(%s, 0) + 1, %s = excluded.\"__crsql_dbv\", %s = 0, %s = excluded.%s + 1",
+                          v, v, d, st, q, q);
+      sqlite3_free(v); sqlite3_free(d); sqlite3_free(st); sqlite3_free(q);
+    }
+  }
+  sqlite3_str_appendall(s, "; END;");
+  rc = crr_exec(db, sqlite3_str_finish(s), err);
   if (rc != SQLITE_OK) goto done;
+
+  /* UPDATE without a primary-key change: changed columns +1. The version is
+   * taken even when nothing changed, as cr-sqlite does. */
+  s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" "
+                         "WHEN crsql_internal_sync_bit() = 0 AND NOT %s BEGIN ",
+                      t->name, t->name, pk_changed);
+  if (t->ncol == 0) {
+    sqlite3_str_appendf(s, "SELECT %s; END;", nd);
+  } else {
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"", t->name, pks);
+    for (int i = 1; i <= t->ncol; i++)
+      for (int k = 0; k < 4; k++) {
+        char *c = bl__clock_col_name(t, i, k);
+        sqlite3_str_appendf(s, ", %s", c);
+        sqlite3_free(c);
+      }
+    sqlite3_str_appendf(s, ") SELECT %s, %s", pk_new, nd);
+    sqlite3_str *any = sqlite3_str_new(db);
+    for (int i = 0; i < t->ncol; i++) {
+      sqlite3_str *ch = sqlite3_str_new(db);
+      crr_changed_expr(ch, t->cols[i].name);
+      char *c = sqlite3_str_finish(ch);
+      sqlite3_str_appendf(s, ", CASE WHEN %s THEN 1 END, CASE WHEN %s THEN %s END, CASE WHEN %s THEN 0 END, "
+                             "CASE WHEN %s THEN %s END",
+                          c, c, nd, c, c, sq);
+      sqlite3_str_appendf(any, "%s%s", i ? " OR " : "", c);
+      sqlite3_free(c);
+    }
+    char *anyc = sqlite3_str_finish(any);
+    sqlite3_str_appendf(s, " WHERE %s > 0 AND (%s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = excluded.\"__crsql_dbv\"",
+                        nd, anyc);
+    sqlite3_free(anyc);
+    for (int i = 1; i <= t->ncol; i++) {
+      char *v = bl__clock_col_name(t, i, 0), *d = bl__clock_col_name(t, i, 1);
+      char *st = bl__clock_col_name(t, i, 2), *q = bl__clock_col_name(t, i, 3);
+      sqlite3_str_appendf(s,
+                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE coalesce(%s, 0) + 1 END"
+                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE excluded.%s END"
+                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE 0 END"
+                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE excluded.%s END",
+                          v, v, v, v, d, v, d, d, st, v, st, q, v, q, q);
+      sqlite3_free(v); sqlite3_free(d); sqlite3_free(st); sqlite3_free(q);
+    }
+    sqlite3_str_appendall(s, "; END;");
+  }
+  rc = crr_exec(db, sqlite3_str_finish(s), err);
+  if (rc != SQLITE_OK) goto done;
+
+  /* UPDATE that changes the primary key: the full rule in C. */
   rc = crr_exec(db,
-                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" "
-                                "WHEN crsql_internal_sync_bit() = 0 BEGIN "
+                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_pktrig\" AFTER UPDATE ON \"%w\" "
+                                "WHEN crsql_internal_sync_bit() = 0 AND %s BEGIN "
                                 "VALUES (crsql_after_update('%q', %s, %s%s%s%s%s)); END;",
-                                t->name, t->name, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
+                                t->name, t->name, pk_changed, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
                                 t->ncol ? ", " : "", col_old),
                 err);
   if (rc != SQLITE_OK) goto done;
-  rc = crr_exec(db,
-                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" "
-                                "WHEN crsql_internal_sync_bit() = 0 BEGIN "
-                                "VALUES (crsql_after_delete('%q', %s)); END;",
-                                t->name, t->name, t->name, pk_old),
-                err);
+
+  /* DELETE: sentinel to the next length (2 when absent), columns dropped. */
+  s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" "
+                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clock\" (%s, "
+                         "\"__crsql_dbv\", \"__crsql_cl\", \"__crsql_cl_dbv\", \"__crsql_cl_site\", \"__crsql_cl_seq\") "
+                         "VALUES (%s, %s, 2, %s, 0, %s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = excluded.\"__crsql_dbv\", "
+                         "\"__crsql_cl\" = coalesce(\"__crsql_cl\" + 1, 2), \"__crsql_cl_dbv\" = excluded.\"__crsql_dbv\", "
+                         "\"__crsql_cl_site\" = 0, \"__crsql_cl_seq\" = excluded.\"__crsql_cl_seq\"",
+                      t->name, t->name, t->name, pks, pk_old, nd, nd, sq);
+  for (int i = 1; i <= t->ncol; i++)
+    for (int k = 0; k < 4; k++) {
+      char *c = bl__clock_col_name(t, i, k);
+      sqlite3_str_appendf(s, ", %s = NULL", c);
+      sqlite3_free(c);
+    }
+  sqlite3_str_appendall(s, "; END;");
+  rc = crr_exec(db, sqlite3_str_finish(s), err);
 done:
   sqlite3_free(pk_new);
   sqlite3_free(pk_old);
   sqlite3_free(col_new);
   sqlite3_free(col_old);
+  sqlite3_free(pks);
+  sqlite3_free(pk_changed);
   return rc;
 }
 
