@@ -18,11 +18,11 @@
  * encodes, then a fraction), the SQL that as_ordered installs, and the SQL
  * functions with their registration.
  *
- * Keys, errors and the installed SQL follow cr-sqlite byte for byte where
- * cr-sqlite itself works. Where it crashes (empty or equal keys) we return an
- * error, where it builds broken SQL (identifiers containing '"', conflict
- * fixing on composite primary keys) we quote and join correctly. The layout
- * (whitespace) of the installed trigger and view text is our own.
+ * Keys and error messages are cr-sqlite's byte for byte, and the installed
+ * triggers and view run the same SQL (only their whitespace differs), where
+ * cr-sqlite itself works. Where it crashes (empty or equal keys) we return
+ * an error; where it builds broken SQL (names containing '"', conflicts on
+ * composite primary keys or in a table named t) we quote and join correctly.
  */
 #include <string.h>
 
@@ -110,33 +110,23 @@ static const char *fi_step_integer(fi_span x, int step, sqlite3_str *out, int *n
       carry = 0;
     }
   }
-  if (!carry) {
-    sqlite3_str_appendchar(out, 1, head);
-    sqlite3_str_append(out, digs, (int)nd);
-    return NULL;
-  }
-  /* The integer overflowed its length: move the head, one digit more or less. */
-  if (step > 0) {
-    if (head == 'Z') sqlite3_str_appendall(out, FI_ZERO);
-    else if (head == 'z') *none = 1;
-    else {
-      head++;
-      sqlite3_str_appendchar(out, 1, head);
-      sqlite3_str_append(out, digs, (int)(head > 'a' ? nd : nd - 1));
-      if (head > 'a') sqlite3_str_appendchar(out, 1, FI_MIN_DIGIT);
+  if (carry) {
+    /* The integer overflowed its length: the head moves on, and the integer
+     * has one digit more (lowercase heads) or fewer (uppercase heads). */
+    if (head == (step > 0 ? 'z' : 'A')) {
+      *none = 1;
+      return NULL;
     }
-  } else {
-    if (head == 'a') {
-      sqlite3_str_appendchar(out, 1, 'Z');
-      sqlite3_str_appendchar(out, 1, FI_MAX_DIGIT);
-    } else if (head == 'A') *none = 1;
-    else {
-      head--;
-      sqlite3_str_appendchar(out, 1, head);
-      sqlite3_str_append(out, digs, (int)(head < 'Z' ? nd : nd - 1));
-      if (head < 'Z') sqlite3_str_appendchar(out, 1, FI_MAX_DIGIT);
+    if (head == (step > 0 ? 'Z' : 'a')) {
+      sqlite3_str_appendall(out, step > 0 ? FI_ZERO : "Z~");
+      return NULL;
     }
+    head = (char)(head + step);
+    digs[nd] = step > 0 ? FI_MIN_DIGIT : FI_MAX_DIGIT;
+    nd = (step > 0 ? head > 'a' : head < 'Z') ? nd + 1 : nd - 1;
   }
+  sqlite3_str_appendchar(out, 1, head);
+  sqlite3_str_append(out, digs, (int)nd);
   return NULL;
 }
 
@@ -262,40 +252,25 @@ static const char *fi_text(sqlite3_value *v) {
 }
 
 /* The names from `SELECT "name" FROM pragma_table_info(?)` (pk_only: only
- * primary key columns, in key order), into a sqlite3_malloc'ed array of
- * sqlite3_malloc'ed strings. Returns an SQLite code. */
+ * primary key columns, in key order) into *out, a sqlite3_malloc'ed array
+ * of *count sqlite3_malloc'ed strings that the caller frees (also after an
+ * error). Returns an SQLite code. */
 static int fi_columns(sqlite3 *db, const char *table, int pk_only, char ***out, int *count) {
-  const char *sql = pk_only
-      ? "SELECT \"name\" FROM pragma_table_info(?) WHERE \"pk\" > 0 ORDER BY \"pk\" ASC"
-      : "SELECT \"name\" FROM pragma_table_info(?)";
   sqlite3_stmt *st = NULL;
-  char **names = NULL;
-  int n = 0, rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  int rc = sqlite3_prepare_v2(db, pk_only ? "SELECT \"name\" FROM pragma_table_info(?) "
+                                            "WHERE \"pk\" > 0 ORDER BY \"pk\" ASC"
+                                          : "SELECT \"name\" FROM pragma_table_info(?)",
+                              -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    char **grown = sqlite3_realloc64(names, sizeof(char *) * (size_t)(n + 1));
-    if (!grown) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    names = grown;
-    if (!(names[n] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0)))) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    n++;
-    rc = SQLITE_OK;
+    char **grown = sqlite3_realloc64(*out, sizeof(char *) * (size_t)(*count + 1));
+    const unsigned char *name = sqlite3_column_text(st, 0);
+    if (grown) *out = grown;
+    if (!grown || !name || !(grown[*count] = sqlite3_mprintf("%s", name))) rc = SQLITE_NOMEM;
+    else rc = (++*count, SQLITE_OK);
   }
   sqlite3_finalize(st);
-  if (rc == SQLITE_DONE) rc = SQLITE_OK;
-  if (rc != SQLITE_OK) {
-    while (n > 0) sqlite3_free(names[--n]);
-    sqlite3_free(names);
-    names = NULL;
-  }
-  *out = names;
-  *count = n;
-  return rc;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static void fi_free_names(char **names, int n) {
@@ -369,12 +344,31 @@ static void fi_after_expr(sqlite3_str *s, const fi_order *o) {
   sqlite3_str_appendall(s, ") END");
 }
 
+/* Finishes the statement text built in `s` into *sql (sqlite3_malloc'ed). */
+static int fi_finish(sqlite3_str *s, char **sql) {
+  int rc = sqlite3_str_errcode(s);
+  *sql = sqlite3_str_finish(s);
+  if (rc == SQLITE_OK && !*sql) rc = SQLITE_NOMEM;
+  return rc;
+}
+
 /* Runs the statement built in `s` (consumed). Returns an SQLite code. */
 static int fi_exec(sqlite3 *db, sqlite3_str *s) {
-  int rc = sqlite3_str_errcode(s);
-  char *sql = sqlite3_str_finish(s);
-  if (rc == SQLITE_OK && !sql) rc = SQLITE_NOMEM;
+  char *sql;
+  int rc = fi_finish(s, &sql);
   if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_free(sql);
+  return rc;
+}
+
+/* Prepares the statement built in `s` (consumed) and binds `vals` to its
+ * first parameters. Returns an SQLite code. */
+static int fi_prepare(sqlite3 *db, sqlite3_str *s, sqlite3_value **vals, int n, sqlite3_stmt **st) {
+  char *sql;
+  int rc = fi_finish(s, &sql);
+  *st = NULL;
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+  for (int i = 0; rc == SQLITE_OK && i < n; i++) rc = sqlite3_bind_value(*st, i + 1, vals[i]);
   sqlite3_free(sql);
   return rc;
 }
@@ -382,9 +376,10 @@ static int fi_exec(sqlite3 *db, sqlite3_str *s) {
 /* The base-table triggers: after an insert (the value cast to an integer)
  * and after an update of the order column (the value itself). */
 static int fi_create_pend_trigger(sqlite3 *db, const fi_order *o, int on_update) {
-  sqlite3_str *s = sqlite3_str_new(db);
   char *sel = on_update ? sqlite3_mprintf("NEW.\"%w\"", o->col)
                         : sqlite3_mprintf("CAST(NEW.\"%w\" AS INTEGER)", o->col);
+  if (!sel) return SQLITE_NOMEM;
+  sqlite3_str *s = sqlite3_str_new(db);
   if (on_update)
     sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_ezmove\" AFTER UPDATE OF \"%w\" ON \"%w\"",
                         o->table, o->col, o->table);
@@ -394,10 +389,6 @@ static int fi_create_pend_trigger(sqlite3 *db, const fi_order *o, int on_update)
   sqlite3_str_appendf(s, " WHEN %s = -1 OR %s = 1 BEGIN ", sel, sel);
   fi_pend_update(s, o, sel);
   sqlite3_str_appendall(s, " END;");
-  if (!sel) {
-    sqlite3_free(sqlite3_str_finish(s));
-    return SQLITE_NOMEM;
-  }
   sqlite3_free(sel);
   return fi_exec(db, s);
 }
@@ -451,58 +442,63 @@ static int fi_create_view(sqlite3 *db, fi_order *o) {
   return fi_exec(db, s);
 }
 
-/* 1 when the table has every named column (a duplicate name counts once, so
- * it fails, as in cr-sqlite), 0 when not; negative SQLite code on error. */
-static int fi_has_columns(sqlite3 *db, const char *table, sqlite3_value **cols, int n) {
+/* args: the table, then column names. 1 when the table has every named
+ * column (a duplicate name counts once, so it fails, as in cr-sqlite), 0
+ * when not; a negative SQLite code on error. */
+static int fi_has_columns(sqlite3 *db, sqlite3_value **args, int n) {
   sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st;
   sqlite3_str_appendall(s, "SELECT count(*) FROM pragma_table_info(?) WHERE \"name\" IN (");
-  for (int i = 0; i < n; i++) sqlite3_str_appendall(s, i ? ", ?" : "?");
+  for (int i = 1; i < n; i++) sqlite3_str_appendall(s, i > 1 ? ", ?" : "?");
   sqlite3_str_appendall(s, ")");
-  int rc = sqlite3_str_errcode(s);
-  char *sql = sqlite3_str_finish(s);
-  if (rc == SQLITE_OK && !sql) rc = SQLITE_NOMEM;
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  sqlite3_free(sql);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-  /* The names are bound as given: a non-text name matches no column. */
-  for (int i = 0; rc == SQLITE_OK && i < n; i++) rc = sqlite3_bind_value(st, i + 2, cols[i]);
+  /* The table binds as text, the names as given: a number matches no name. */
+  int rc = fi_prepare(db, s, NULL, 0, &st);
+  for (int i = 0; rc == SQLITE_OK && i < n; i++)
+    rc = i ? sqlite3_bind_value(st, i + 1, args[i])
+           : sqlite3_bind_text(st, 1, fi_text(args[0]), -1, SQLITE_TRANSIENT);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  int found = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == n;
+  int found = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == n - 1;
   sqlite3_finalize(st);
   return rc == SQLITE_ROW ? found : -(rc ? rc : SQLITE_ERROR);
 }
 
 /* ================================================================ functions */
 
+/* A key argument: NULL for SQL NULL (the open end), else its text. */
+static fi_span fi_key_arg(sqlite3_value *v) {
+  fi_span k = {NULL, 0};
+  if (sqlite3_value_type(v) != SQLITE_NULL) {
+    k.p = (const char *)sqlite3_value_text(v); /* text first, then its length */
+    k.n = (size_t)sqlite3_value_bytes(v);
+    if (!k.p) k.p = ""; /* an empty blob */
+  }
+  return k;
+}
+
 static void fi_fn_key_between(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  fi_span a = {NULL, 0}, b = {NULL, 0};
   const char *err;
   char *key;
-  int len, rc;
+  int len;
   (void)argc;
-  /* Read text before its length: sqlite3_value_bytes may convert otherwise. */
-  if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-    a.p = (const char *)sqlite3_value_text(argv[0]);
-    a.n = (size_t)sqlite3_value_bytes(argv[0]);
-    if (!a.p) a.p = "";
-  }
-  if (sqlite3_value_type(argv[1]) != SQLITE_NULL) {
-    b.p = (const char *)sqlite3_value_text(argv[1]);
-    b.n = (size_t)sqlite3_value_bytes(argv[1]);
-    if (!b.p) b.p = "";
-  }
-  rc = fi_key_between(a, b, &key, &len, &err);
+  int rc = fi_key_between(fi_key_arg(argv[0]), fi_key_arg(argv[1]), &key, &len, &err);
   if (rc == SQLITE_OK) sqlite3_result_text(ctx, key, len, sqlite3_free);
   else if (err) sqlite3_result_error(ctx, err, -1);
   else sqlite3_result_error_nomem(ctx);
+}
+
+/* Runs "DROP <what> IF EXISTS "<table><suffix>";"; reports `msg` on failure. */
+static void fi_drop(sqlite3_context *ctx, const char *what, const char *prefix, const char *table,
+                    const char *suffix, const char *msg) {
+  sqlite3_str *s = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  sqlite3_str_appendf(s, "DROP %s IF EXISTS \"%w%w%w\";", what, prefix, table, suffix);
+  if (fi_exec(sqlite3_context_db_handle(ctx), s) != SQLITE_OK) sqlite3_result_error(ctx, msg, -1);
 }
 
 static void fi_fn_as_ordered(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   fi_order o;
   sqlite3_value **checked = NULL;
-  char *sql;
+  const char *fail = NULL;
   int rc;
   if (argc < 2) {
     sqlite3_result_error(
@@ -511,61 +507,54 @@ static void fi_fn_as_ordered(sqlite3_context *ctx, int argc, sqlite3_value **arg
   }
   memset(&o, 0, sizeof o);
   o.table = fi_text(argv[0]);
+  o.col = fi_text(argv[1]);
   o.ncoll = argc - 2;
-  o.coll = sqlite3_malloc64(sizeof(char *) * (size_t)(o.ncoll + 1));
-  checked = sqlite3_malloc64(sizeof(sqlite3_value *) * (size_t)(o.ncoll + 1));
+  o.coll = sqlite3_malloc64(sizeof(char *) * (size_t)argc);
+  checked = sqlite3_malloc64(sizeof(sqlite3_value *) * (size_t)argc);
   if (!o.coll || !checked) goto nomem;
 
-  /* Start afresh: the view's triggers go with the view. Like cr-sqlite, a
+  /* Start afresh (the view's triggers go with the view). Like cr-sqlite, a
    * failure here is reported but does not stop the rest. */
-  if (!(sql = sqlite3_mprintf("DROP TRIGGER IF EXISTS \"__crsql_%w_fractindex_pend_trig\";", o.table)))
-    goto nomem;
-  rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-  sqlite3_free(sql);
-  if (rc != SQLITE_OK)
-    sqlite3_result_error(ctx, "Failed dropping prior incarnation of fractindex triggers", -1);
-  if (!(sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w_fractindex\";", o.table))) goto nomem;
-  rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-  sqlite3_free(sql);
-  if (rc != SQLITE_OK)
-    sqlite3_result_error(ctx, "Failed dropping prior incarnation of fractindex views", -1);
+  fi_drop(ctx, "TRIGGER", "__crsql_", o.table, "_fractindex_pend_trig",
+          "Failed dropping prior incarnation of fractindex triggers");
+  fi_drop(ctx, "VIEW", "", o.table, "_fractindex",
+          "Failed dropping prior incarnation of fractindex views");
 
-  /* Collection columns then the order column, as cr-sqlite lists them. */
+  /* The table, the collection columns, then the order column. */
+  checked[0] = argv[0];
   for (int i = 0; i < o.ncoll; i++) {
-    checked[i] = argv[i + 2];
+    checked[i + 1] = argv[i + 2];
     o.coll[i] = fi_text(argv[i + 2]);
   }
-  checked[o.ncoll] = argv[1];
-  rc = fi_has_columns(db, o.table, checked, o.ncoll + 1);
+  checked[argc - 1] = argv[1];
+  rc = fi_has_columns(db, checked, argc);
   if (rc == -SQLITE_NOMEM) goto nomem;
-  if (rc < 0) {
-    sqlite3_result_error(ctx, "Failed determining if all columns are present in the base table", -1);
+  if (rc <= 0) {
+    sqlite3_result_error(ctx,
+                         rc < 0 ? "Failed determining if all columns are present in the base table"
+                                : "all columns are not present in the base table",
+                         -1);
     goto done;
   }
-  if (rc == 0) {
-    sqlite3_result_error(ctx, "all columns are not present in the base table", -1);
-    goto done;
-  }
-  o.col = fi_text(argv[1]);
 
   if (sqlite3_exec(db, "SAVEPOINT as_ordered;", NULL, NULL, NULL) != SQLITE_OK) goto done;
-  /* On failure cr-sqlite ends the whole transaction with ROLLBACK (not just
-   * the savepoint); so do we, for the same outcome. */
-  const char *fail = NULL;
   if ((rc = fi_create_pend_trigger(db, &o, 0)) != SQLITE_OK)
     fail = "Failed creating triggers for the base table";
   else if ((rc = fi_create_pend_trigger(db, &o, 1)) != SQLITE_OK)
     fail = "Failed creating simple move trigger";
   else if ((rc = fi_create_view(db, &o)) != SQLITE_OK)
     fail = "Failed creating view for the base table";
-  if (fail) {
-    sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
-    if (rc == SQLITE_NOMEM) goto nomem;
+  if (!fail) {
+    sqlite3_exec(db, "RELEASE as_ordered;", NULL, NULL, NULL);
+    goto done;
+  }
+  /* cr-sqlite ends the whole transaction here (ROLLBACK, not ROLLBACK TO):
+   * so do we, for the same outcome. */
+  sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+  if (rc != SQLITE_NOMEM) {
     sqlite3_result_error(ctx, fail, -1);
     goto done;
   }
-  sqlite3_exec(db, "RELEASE as_ordered;", NULL, NULL, NULL);
-  goto done;
 nomem:
   sqlite3_result_error_nomem(ctx);
 done:
@@ -575,58 +564,48 @@ done:
   sqlite3_free(checked);
 }
 
-/* Gives the row with primary key pk_vals a key just before its current one
- * (between it and the collection's previous key) and returns the key
- * between the two: the place right after that row. Returns an SQLite code;
- * *out is sqlite3_malloc'ed. */
+/* argv as crsql_fract_fix_conflict_return_old_key's: the collection names
+ * at coll_at, the pk names at pk_at followed by the pk values. Gives the row
+ * with those pk values a key between the collection's previous key and its
+ * current one, and returns in *out (sqlite3_malloc'ed) the key between its
+ * new and old keys: the place right after it. Returns an SQLite code. */
 static int fi_fix_conflict(sqlite3 *db, sqlite3_value **argv, int coll_at, int ncoll, int pk_at,
                            int npk, char **out, int *out_len) {
-  const char *table = fi_text(argv[0]), *col = fi_text(argv[1]);
-  sqlite3_str *preds = sqlite3_str_new(db), *s = NULL;
+  const char *table = fi_text(argv[0]), *col = fi_text(argv[1]), *err;
+  sqlite3_str *s = sqlite3_str_new(db);
   sqlite3_stmt *st = NULL;
   sqlite3_value *target = NULL;
-  char *where = NULL, *sql = NULL;
-  const char *err;
-  int rc;
+  char *where = NULL;
   *out = NULL;
   /* cr-sqlite joins these with ", AND", which breaks composite keys. */
   for (int i = 0; i < npk; i++)
-    sqlite3_str_appendf(preds, "%s\"%w\" = ?%d", i ? " AND " : "", fi_text(argv[pk_at + i]), i + 1);
-  rc = sqlite3_str_errcode(preds);
-  where = sqlite3_str_finish(preds);
-  if (rc == SQLITE_OK && !where) rc = SQLITE_NOMEM;
+    sqlite3_str_appendf(s, "%s\"%w\" = ?%d", i ? " AND " : "", fi_text(argv[pk_at + i]), i + 1);
+  int rc = fi_finish(s, &where);
   if (rc != SQLITE_OK) goto done;
 
-  if (!(sql = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\" WHERE %s", col, table, where))) {
-    rc = SQLITE_NOMEM;
-    goto done;
-  }
-  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  for (int i = 0; rc == SQLITE_OK && i < npk; i++)
-    rc = sqlite3_bind_value(st, i + 1, argv[pk_at + npk + i]);
-  if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) {
-    rc = rc == SQLITE_DONE ? SQLITE_ERROR : rc;
-    goto done;
-  }
-  if (!(target = sqlite3_value_dup(sqlite3_column_value(st, 0)))) {
-    rc = SQLITE_NOMEM;
-    goto done;
+  /* The key the row has now. */
+  s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "SELECT \"%w\" FROM \"%w\" WHERE %s", col, table, where);
+  rc = fi_prepare(db, s, argv + pk_at + npk, npk, &st);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rc = (target = sqlite3_value_dup(sqlite3_column_value(st, 0))) ? SQLITE_OK : SQLITE_NOMEM;
+  } else if (rc == SQLITE_DONE || rc == SQLITE_OK) {
+    rc = SQLITE_ERROR;
   }
   sqlite3_finalize(st);
   st = NULL;
-  sqlite3_free(sql);
-  sql = NULL;
+  if (rc != SQLITE_OK) goto done;
 
-  /* Move that row down: between its collection's previous key and its own. */
+  /* Move the row down: between the collection's previous key and its own. */
   s = sqlite3_str_new(db);
   sqlite3_str_appendf(s, "UPDATE \"%w\" SET \"%w\" = crsql_fract_key_between((SELECT \"%w\" FROM \"%w\"",
                       table, col, col, table);
   if (ncoll > 0) {
-    sqlite3_str_appendall(s, " JOIN (SELECT ");
-    for (int i = 0; i < ncoll; i++) sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", fi_text(argv[coll_at + i]));
     /* cr-sqlite names this subquery t, which clashes with a table named t. */
     const char *alias = sqlite3_stricmp(table, "__crsql_list") ? "__crsql_list" : "__crsql_list2";
+    sqlite3_str_appendall(s, " JOIN (SELECT ");
+    for (int i = 0; i < ncoll; i++)
+      sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", fi_text(argv[coll_at + i]));
     sqlite3_str_appendf(s, " FROM \"%w\" WHERE %s) AS %s ON ", table, where, alias);
     for (int i = 0; i < ncoll; i++) {
       const char *c = fi_text(argv[coll_at + i]);
@@ -635,30 +614,19 @@ static int fi_fix_conflict(sqlite3 *db, sqlite3_value **argv, int coll_at, int n
   }
   sqlite3_str_appendf(s, " WHERE \"%w\" < ?%d ORDER BY \"%w\" DESC LIMIT 1), ?%d) WHERE %s RETURNING \"%w\"",
                       col, npk + 1, col, npk + 1, where, col);
-  rc = sqlite3_str_errcode(s);
-  sql = sqlite3_str_finish(s);
-  if (rc == SQLITE_OK && !sql) rc = SQLITE_NOMEM;
-  if (rc != SQLITE_OK) goto done;
-  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  for (int i = 0; rc == SQLITE_OK && i < npk; i++)
-    rc = sqlite3_bind_value(st, i + 1, argv[pk_at + npk + i]);
+  rc = fi_prepare(db, s, argv + pk_at + npk, npk, &st);
   if (rc == SQLITE_OK) rc = sqlite3_bind_value(st, npk + 1, target);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_ERROR : rc;
-    goto done;
+  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    fi_span moved = {(const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0)};
+    fi_span old = {(const char *)sqlite3_value_text(target), (size_t)sqlite3_value_bytes(target)};
+    rc = moved.p && old.p ? fi_key_between(moved, old, out, out_len, &err) : SQLITE_NOMEM;
+  } else if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) {
+    rc = SQLITE_ERROR;
   }
-  fi_span moved = {(const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0)};
-  fi_span old = {(const char *)sqlite3_value_text(target), (size_t)sqlite3_value_bytes(target)};
-  if (!moved.p || !old.p) {
-    rc = SQLITE_NOMEM;
-    goto done;
-  }
-  rc = fi_key_between(moved, old, out, out_len, &err);
 done:
   sqlite3_finalize(st);
   sqlite3_value_free(target);
-  sqlite3_free(sql);
   sqlite3_free(where);
   return rc;
 }

@@ -270,6 +270,62 @@ static void test_fractindex_keys__random_moves_stay_sorted(void) {
   sqlite3_close(db);
 }
 
+/* Allocation failures (SQLite's malloc fault idea): every allocation from
+ * the Nth on fails, for each N until a run completes. Each run must end in
+ * success or an error, never a crash or a leak (the sanitizer build checks),
+ * and leave the connection usable. */
+static sqlite3_mem_methods oom_orig;
+static int oom_countdown = -1; /* -1: no failures */
+
+static int oom_fail(void) {
+  if (oom_countdown < 0) return 0;
+  if (oom_countdown == 0) return 1;
+  oom_countdown--;
+  return 0;
+}
+static void *oom_malloc(int n) { return oom_fail() ? NULL : oom_orig.xMalloc(n); }
+static void *oom_realloc(void *p, int n) { return oom_fail() ? NULL : oom_orig.xRealloc(p, n); }
+
+static void test_fractindex_sql__allocation_failures(void) {
+  sqlite3_mem_methods m;
+  BL_REQUIRE(sqlite3_shutdown() == SQLITE_OK);
+  BL_REQUIRE(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &oom_orig) == SQLITE_OK);
+  m = oom_orig;
+  m.xMalloc = oom_malloc;
+  m.xRealloc = oom_realloc;
+  BL_REQUIRE(sqlite3_config(SQLITE_CONFIG_MALLOC, &m) == SQLITE_OK);
+  BL_REQUIRE(sqlite3_initialize() == SQLITE_OK);
+  int completed = 0;
+  for (int n = 0; n < 5000 && !completed; n++) {
+    sqlite3 *db = open_db();
+    BL_REQUIRE(db);
+    sqlite3_exec(db,
+                 "CREATE TABLE t (id INTEGER PRIMARY KEY, l, pos, v);"
+                 "INSERT INTO t VALUES (1, 1, 'a0', 'x'), (2, 1, 'a0', 'y'), (3, 1, 'a1', 'z');",
+                 NULL, NULL, NULL);
+    oom_countdown = n;
+    int rc = sqlite3_exec(db,
+                          "SELECT crsql_fract_as_ordered('t', 'pos', 'l');"
+                          "INSERT INTO t VALUES (4, 1, 1, 'w');"
+                          "INSERT INTO t_fractindex (id, l, v, after_id) VALUES (5, 1, 'u', 1);"
+                          "UPDATE t_fractindex SET after_id = 3 WHERE id = 2;"
+                          "SELECT crsql_fract_key_between('a0V', 'a1');",
+                          NULL, NULL, NULL);
+    completed = oom_countdown > 0;
+    oom_countdown = -1;
+    if (completed) {
+      BL_CHECK_INT(rc, SQLITE_OK);
+      check_run(db, "SELECT id, pos FROM t ORDER BY pos, id", "1|a/;5|a/P;3|a1;2|a1P;4|a2");
+    }
+    check_run(db, "SELECT count(*) > 0 FROM t", "1");
+    sqlite3_close(db);
+  }
+  BL_CHECK(completed);
+  sqlite3_shutdown();
+  sqlite3_config(SQLITE_CONFIG_MALLOC, &oom_orig);
+  sqlite3_initialize();
+}
+
 static const bl_test_case cases[] = {
     BL_TEST(test_fractindex_keys__reference_cases),
     BL_TEST(test_fractindex_keys__reference_sequences),
@@ -278,6 +334,7 @@ static const bl_test_case cases[] = {
     BL_TEST(test_fractindex_sql__conflicts_crsqlite_cannot_fix),
     BL_TEST(test_fractindex_sql__names_with_double_quotes),
     BL_TEST(test_fractindex_keys__random_moves_stay_sorted),
+    BL_TEST(test_fractindex_sql__allocation_failures),
 };
 
 BL_TEST_MAIN(cases)

@@ -57,6 +57,14 @@ static const struct fi_key_case { const char *a, *b, *expect; } fi_key_cases[] =
     {"a\177", NULL, "ERR: invalid digit"},
     {"a{", "b   ", "ERR: Fractional part should not end with ' ' (space)"},
     {"Z|", "a", "ERR: integer part of key is too long"},
+    {"Y~~", NULL, "Z "},
+    {NULL, "b  ", "a~"},
+    {"Y~~", "Z!", "Z "},
+    {NULL, "B                         ", "A~~~~~~~~~~~~~~~~~~~~~~~~~~"},
+    {"X~~~", "Y   !", "Y  "},
+    {"y~~~~~~~~~~~~~~~~~~~~~~~~~", NULL, "z                          "},
+    {NULL, "Z ", "Y~~"},
+    {"a~", "b  ", "a~P"},
 };
 static const struct fi_seq_case { const char *name; int kind, steps; const char *lo, *hi;
   int produced; unsigned long long hash; const char *last, *err; } fi_seq_cases[] = {

@@ -50,6 +50,8 @@ const keyCases = [
   ['a0~', 'a1'], ['a0~~', 'a1 !'], ['a0P', 'a0Q'], ['a0PP', 'a0Q'], ['a0', 'a0' + String.fromCharCode(127) + '1'],
   ['a0' + String.fromCharCode(1), null], [null, 'a0' + String.fromCharCode(1)], ['a0', 'a0' + String.fromCharCode(1) + '!'],
   ['a' + String.fromCharCode(127), null], ['a{', 'b   '], ['Z|', 'a'],
+  ['Y~~', null], [null, 'b  '], ['Y~~', 'Z!'], [null, 'B                         '],
+  ['X~~~', 'Y   !'], ['y~~~~~~~~~~~~~~~~~~~~~~~~~', null], [null, 'Z '], ['a~', 'b  '],
 ];
 const db0 = await openDb();
 out.push('static const struct fi_key_case { const char *a, *b, *expect; } fi_key_cases[] = {');
