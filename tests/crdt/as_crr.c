@@ -1,0 +1,260 @@
+/*
+ * as_crr.c — crsql_as_crr: which tables can become CRRs (with cr-sqlite
+ * 0.16's exact messages), idempotence, backfill of existing rows, and the
+ * "<t>__crsql_clock" table the seed's clear() deletes from.
+ *
+ * Expected values were taken from cr-sqlite 0.16 (the wasm build) running
+ * the same SQL.
+ */
+#include "helpers.h"
+
+/* Checks that as_crr on `table` fails with `msg` and changes nothing. */
+#define CHECK_REJECTED(db, table, msg)                                 \
+  do {                                                                 \
+    char before_[64 * 1024];                                           \
+    snprintf(before_, sizeof before_, "%s", ct_dump(db, 0));           \
+    CT_CHECK_FAILS_EXACT(db, "SELECT crsql_as_crr('" table "')", msg); \
+    BL_CHECK_STR(ct_dump(db, 0), before_);                             \
+  } while (0)
+
+static void test_crdt_as_crr__returns_ok(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('t')", "OK");
+  /* Names are matched as SQLite matches them: case-insensitively. */
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('T')", "OK");
+  /* The two-argument form names the schema. */
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('main', 't')", "OK");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__idempotent(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b);"
+              "INSERT INTO t VALUES (1, 'x', 'y'), (2, 'z', NULL)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('t')", "OK");
+  const char *after_first = ct_dump(db, 0);
+  char saved[64 * 1024];
+  snprintf(saved, sizeof saved, "%s", after_first);
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('t')", "OK");
+  /* The second call changes nothing: no second backfill, no new version. */
+  BL_CHECK_STR(ct_dump(db, 0), saved);
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 1);
+  /* Triggers are not installed twice: one update bumps col_version once. */
+  CT_EXEC(db, "UPDATE t SET a = 'x2' WHERE id = 1");
+  CT_EXEC(db, "INSERT INTO t VALUES (3, 'n', 'n')");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "t|010901|b|'y'|1|1|local|1|1\n"
+                "t|010902|a|'z'|1|1|local|1|2\n"
+                "t|010902|b|NULL|1|1|local|1|3\n"
+                "t|010901|a|'x2'|2|2|local|1|0\n"
+                "t|010903|a|'n'|1|3|local|1|0\n"
+                "t|010903|b|'n'|1|3|local|1|1");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__backfills_existing_rows(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b);"
+              "INSERT INTO t VALUES (1, 'x', 'y'), (2, 'z', NULL);"
+              "CREATE TABLE k (id TEXT PRIMARY KEY NOT NULL);"
+              "INSERT INTO k VALUES ('a'), ('b')");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('t')", "OK");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('k')", "OK");
+  /* Each existing row gets col_version 1 per non-pk column; a pk-only table
+   * gets sentinels. Each as_crr is its own db_version. */
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "t|010901|a|'x'|1|1|local|1|0\n"
+                "t|010901|b|'y'|1|1|local|1|1\n"
+                "t|010902|a|'z'|1|1|local|1|2\n"
+                "t|010902|b|NULL|1|1|local|1|3\n"
+                "k|010B0161|-1|NULL|1|2|local|1|0\n"
+                "k|010B0162|-1|NULL|1|2|local|1|1");
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 2);
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__missing_table(void) {
+  sqlite3 *db = ct_open();
+  char before[64 * 1024];
+  snprintf(before, sizeof before, "%s", ct_dump(db, 0));
+  /* cr-sqlite says "Table nope has no primary key or primary key is
+   * nullable. ..."; a clearer "does not exist" is allowed. Either way the
+   * message names the table. */
+  CT_CHECK_FAILS(db, "SELECT crsql_as_crr('nope')", "nope");
+  BL_CHECK_STR(ct_dump(db, 0), before);
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__no_pk(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t3 (a, b)");
+  CHECK_REJECTED(db, "t3",
+                 "Table t3 has no primary key or primary key is nullable. CRRs must have a non "
+                 "nullable primary key");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__nullable_pk(void) {
+  sqlite3 *db = ct_open();
+  /* A non-INTEGER PRIMARY KEY column is nullable in SQLite unless declared
+   * NOT NULL; so is an INTEGER PRIMARY KEY in cr-sqlite's check. */
+  CT_EXEC(db, "CREATE TABLE t1 (a PRIMARY KEY, b); CREATE TABLE t9 (a INTEGER PRIMARY KEY, b)");
+  CHECK_REJECTED(db, "t1",
+                 "Table t1 has no primary key or primary key is nullable. CRRs must have a non "
+                 "nullable primary key");
+  CHECK_REJECTED(db, "t9",
+                 "Table t9 has no primary key or primary key is nullable. CRRs must have a non "
+                 "nullable primary key");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__nullable_composite_pk(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t4 (a NOT NULL, b, PRIMARY KEY (a, b))");
+  CHECK_REJECTED(db, "t4",
+                 "Table t4 has composite primary key part of which is nullable. CRRs must have a "
+                 "non nullable primary key");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__unique_index(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t2 (a INTEGER PRIMARY KEY NOT NULL, b UNIQUE);"
+              "CREATE TABLE t2b (a INTEGER PRIMARY KEY NOT NULL, b);"
+              "CREATE UNIQUE INDEX t2bu ON t2b (b)");
+  /* "besidesthe" is cr-sqlite's spelling (a lost space in its source). */
+  CHECK_REJECTED(db, "t2",
+                 "Table t2 has unique indices besidesthe primary key. This is not allowed for CRRs");
+  CHECK_REJECTED(db, "t2b",
+                 "Table t2b has unique indices besidesthe primary key. This is not allowed for CRRs");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__plain_index_allowed(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE ix (id INTEGER PRIMARY KEY NOT NULL, b); CREATE INDEX ixb ON ix (b)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('ix')", "OK");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__checked_foreign_key(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE p (id INTEGER PRIMARY KEY NOT NULL);"
+              "CREATE TABLE t6 (a INTEGER PRIMARY KEY NOT NULL, b REFERENCES p (id))");
+  CHECK_REJECTED(db, "t6",
+                 "Table t6 has checked foreign key constraints. CRRs may have foreign keys but "
+                 "must not have checked foreign key constraints as they can be violated by row "
+                 "level security or replication.");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__not_null_without_default(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t7 (a INTEGER PRIMARY KEY NOT NULL, b NOT NULL)");
+  CHECK_REJECTED(db, "t7",
+                 "Table t7 has a NOT NULL column without a DEFAULT VALUE. This is not allowed as "
+                 "it prevents forwards and backwards compatibility between schema versions. Make "
+                 "the column nullable or assign a default value to it.");
+  /* With a default it is fine. */
+  CT_EXEC(db, "CREATE TABLE t8 (a INTEGER PRIMARY KEY NOT NULL, b NOT NULL DEFAULT 1)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('t8')", "OK");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__autoincrement(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t5 (a INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, b)");
+  CHECK_REJECTED(db, "t5",
+                 "t5 has auto-increment primary keys. This is likely a mistake as two concurrent "
+                 "nodes will assign unrelated rows the same primary key. Either use a primary key "
+                 "that represents the identity of your row or use a database friendly UUID such "
+                 "as UUIDv7");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__without_rowid(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE wr (a INTEGER NOT NULL, b TEXT NOT NULL, c, PRIMARY KEY (a, b)) "
+              "WITHOUT ROWID");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('wr')", "OK");
+  CT_EXEC(db, "INSERT INTO wr VALUES (1, 'x', 3)");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER, "wr|0209010B0178|c|3|1|1|local|1|0");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__clock_table_exists(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a)");
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 't__crsql_clock'"), 0);
+  CT_EXEC(db, "SELECT crsql_as_crr('t')");
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                          "name = 't__crsql_clock'"),
+               1);
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__delete_from_clock_clears(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b);"
+              "CREATE TABLE k (id TEXT PRIMARY KEY NOT NULL);"
+              "SELECT crsql_as_crr('t'); SELECT crsql_as_crr('k');"
+              "INSERT INTO t VALUES (1, 'x', 'y'), (2, 'z', NULL);"
+              "INSERT INTO k VALUES ('a');"
+              "UPDATE t SET b = 'y2' WHERE id = 1");
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 3);
+  /* The seed's clear(): the clock goes, the rows stay, other tables keep
+   * their clocks. */
+  CT_EXEC(db, "DELETE FROM t__crsql_clock");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER, "k|010B0161|-1|NULL|1|2|local|1|0");
+  CT_CHECK_ROWS(db, "SELECT count(*) FROM crsql_changes WHERE \"table\" = 't'", "0");
+  CT_CHECK_ROWS(db, "SELECT id, a, b FROM t ORDER BY id", "1|x|y2\n2|z|NULL");
+  /* db_version is the highest version left in the clocks. */
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 2);
+  /* Tracking starts afresh: the next update is col_version 1. */
+  CT_EXEC(db, "UPDATE t SET a = 'new' WHERE id = 2");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "k|010B0161|-1|NULL|1|2|local|1|0\n"
+                "t|010902|a|'new'|1|3|local|1|0");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__quoted_identifiers(void) {
+  /* cr-sqlite 0.16 fails ("SQL logic error") on a table name containing a
+   * double quote; the spec requires identifiers to be quoted everywhere, so
+   * we require it to work, end to end. */
+  sqlite3 *a = ct_open(), *b = ct_open();
+  const char *ddl = "CREATE TABLE \"we\"\"ird 'tbl'\" (id TEXT PRIMARY KEY NOT NULL, \"c\"\"ol\", "
+                    "\"sp ace\" DEFAULT 'd');"
+                    "SELECT crsql_as_crr('we\"ird ''tbl''')";
+  CT_EXEC(a, ddl);
+  CT_EXEC(b, ddl);
+  CT_EXEC(a, "INSERT INTO \"we\"\"ird 'tbl'\" VALUES ('k1', 'v1', 'v2')");
+  CT_CHECK_ROWS(a, "SELECT \"table\", cid, quote(val) FROM crsql_changes ORDER BY seq",
+                "we\"ird 'tbl'|c\"ol|'v1'\nwe\"ird 'tbl'|sp ace|'v2'");
+  BL_CHECK_INT(ct_sync(a, b, NULL), 2);
+  CT_CHECK_ROWS(b, "SELECT * FROM \"we\"\"ird 'tbl'\"", "k1|v1|v2");
+  ct_close(a);
+  ct_close(b);
+}
+
+static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_as_crr__returns_ok),
+    BL_TEST(test_crdt_as_crr__idempotent),
+    BL_TEST(test_crdt_as_crr__backfills_existing_rows),
+    BL_TEST(test_crdt_as_crr__missing_table),
+    BL_TEST(test_crdt_as_crr__no_pk),
+    BL_TEST(test_crdt_as_crr__nullable_pk),
+    BL_TEST(test_crdt_as_crr__nullable_composite_pk),
+    BL_TEST(test_crdt_as_crr__unique_index),
+    BL_TEST(test_crdt_as_crr__plain_index_allowed),
+    BL_TEST(test_crdt_as_crr__checked_foreign_key),
+    BL_TEST(test_crdt_as_crr__not_null_without_default),
+    BL_TEST(test_crdt_as_crr__autoincrement),
+    BL_TEST(test_crdt_as_crr__without_rowid),
+    BL_TEST(test_crdt_as_crr__clock_table_exists),
+    BL_TEST(test_crdt_as_crr__delete_from_clock_clears),
+    BL_TEST(test_crdt_as_crr__quoted_identifiers),
+};
+
+BL_TEST_MAIN(cases)
