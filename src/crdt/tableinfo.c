@@ -271,7 +271,9 @@ char *bl__ident_list(const bl_col *cols, int n, const char *prefix) {
   sqlite3_str *s = sqlite3_str_new(NULL);
   for (int i = 0; i < n; i++)
     sqlite3_str_appendf(s, "%s%s\"%w\"", i ? ", " : "", prefix ? prefix : "", cols[i].name);
-  return sqlite3_str_finish(s);
+  char *out = sqlite3_str_finish(s);
+  /* An empty list is "", not NULL (sqlite3_str_finish gives NULL for ""). */
+  return out || n > 0 ? out : sqlite3_mprintf("");
 }
 
 char *bl__where_list(const bl_col *cols, int n, const char *prefix, int first_param) {
