@@ -301,7 +301,8 @@ static void fi_list_preds(sqlite3_str *s, const fi_order *o) {
 /* "pk1" = NEW."<prefix>pk1" AND ... */
 static void fi_pk_preds(sqlite3_str *s, const fi_order *o, const char *prefix) {
   for (int i = 0; i < o->npk; i++)
-    sqlite3_str_appendf(s, "%s\"%w\" = NEW.\"%w%w\"", i ? " AND " : "", o->pks[i], prefix, o->pks[i]);
+    sqlite3_str_appendf(s, "%s\"%w\" = NEW.\"%w%w\"", i ? " AND " : "", o->pks[i], prefix,
+                        o->pks[i]);
 }
 
 /* The UPDATE that the base-table triggers run when the order column is -1
@@ -310,10 +311,11 @@ static void fi_pend_update(sqlite3_str *s, const fi_order *o, const char *select
   static const char *const agg[2] = {"MIN", "MAX"};
   sqlite3_str_appendf(s, "UPDATE \"%w\" SET \"%w\" = CASE %s", o->table, o->col, selector);
   for (int i = 0; i < 2; i++) {
-    sqlite3_str_appendf(s, " WHEN %s THEN crsql_fract_key_between(%s(SELECT %s(\"%w\") FROM \"%w\" WHERE ",
-                        i ? "1" : "-1", i ? "" : "NULL, ", agg[i], o->col, o->table);
+    sqlite3_str_appendf(s, " WHEN %s THEN crsql_fract_key_between(%s(SELECT %s(\"%w\") FROM \"%w\""
+                           " WHERE ", i ? "1" : "-1", i ? "" : "NULL, ", agg[i], o->col, o->table);
     fi_list_preds(s, o);
-    sqlite3_str_appendf(s, " AND \"%w\" != -1 AND \"%w\" != 1)%s", o->col, o->col, i ? ", NULL)" : ")");
+    sqlite3_str_appendf(s, " AND \"%w\" != -1 AND \"%w\" != 1)%s", o->col, o->col,
+                        i ? ", NULL)" : ")");
   }
   sqlite3_str_appendall(s, " END WHERE _rowid_ = NEW._rowid_;");
 }
@@ -325,14 +327,16 @@ static void fi_pend_update(sqlite3_str *s, const fi_order *o, const char *select
 static void fi_after_expr(sqlite3_str *s, const fi_order *o) {
   sqlite3_str_appendf(s, "CASE (SELECT count(*) FROM \"%w\" WHERE ", o->table);
   fi_list_preds(s, o);
-  sqlite3_str_appendf(s, " AND \"%w\" = (SELECT \"%w\" FROM \"%w\" WHERE ", o->col, o->col, o->table);
+  sqlite3_str_appendf(s, " AND \"%w\" = (SELECT \"%w\" FROM \"%w\" WHERE ", o->col, o->col,
+                      o->table);
   fi_pk_preds(s, o, "after_");
   sqlite3_str_appendf(s, ")) WHEN 1 THEN crsql_fract_key_between((SELECT \"%w\" FROM \"%w\" WHERE ",
                       o->col, o->table);
   fi_pk_preds(s, o, "after_");
   sqlite3_str_appendf(s, "), (SELECT \"%w\" FROM \"%w\" WHERE ", o->col, o->table);
   fi_list_preds(s, o);
-  sqlite3_str_appendf(s, " AND \"%w\" > (SELECT \"%w\" FROM \"%w\" WHERE ", o->col, o->col, o->table);
+  sqlite3_str_appendf(s, " AND \"%w\" > (SELECT \"%w\" FROM \"%w\" WHERE ", o->col, o->col,
+                      o->table);
   fi_pk_preds(s, o, "after_");
   sqlite3_str_appendf(s, ") ORDER BY \"%w\" ASC LIMIT 1)) WHEN 0 THEN -1"
                       " ELSE crsql_fract_fix_conflict_return_old_key('%q', '%q', ",
@@ -381,16 +385,25 @@ static int fi_create_pend_trigger(sqlite3 *db, const fi_order *o, int on_update)
   if (!sel) return SQLITE_NOMEM;
   sqlite3_str *s = sqlite3_str_new(db);
   if (on_update)
-    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_ezmove\" AFTER UPDATE OF \"%w\" ON \"%w\"",
+    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_ezmove\" "
+                           "AFTER UPDATE OF \"%w\" ON \"%w\"",
                         o->table, o->col, o->table);
   else
-    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_pend_trig\" AFTER INSERT ON \"%w\"",
+    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"__crsql_%w_fractindex_pend_trig\" "
+                           "AFTER INSERT ON \"%w\"",
                         o->table, o->table);
   sqlite3_str_appendf(s, " WHEN %s = -1 OR %s = 1 BEGIN ", sel, sel);
   fi_pend_update(s, o, sel);
   sqlite3_str_appendall(s, " END;");
   sqlite3_free(sel);
   return fi_exec(db, s);
+}
+
+/* Appends `fmt` (a format taking the name once or twice) for every column
+ * but the order column. */
+static void fi_other_cols(sqlite3_str *s, const fi_order *o, const char *fmt) {
+  for (int i = 0; i < o->ncols; i++)
+    if (strcmp(o->cols[i], o->col) != 0) sqlite3_str_appendf(s, fmt, o->cols[i], o->cols[i]);
 }
 
 /* The view "<t>_fractindex" (every column plus NULL after_<pk>s) and its
@@ -406,34 +419,27 @@ static int fi_create_view(sqlite3 *db, fi_order *o) {
   if (o->npk == 0 || nrest == 0) return SQLITE_ERROR;
 
   sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendall(s, "CREATE VIEW IF NOT EXISTS ");
-  sqlite3_str_appendf(s, "\"%w_fractindex\" AS SELECT *", o->table);
+  sqlite3_str_appendf(s, "CREATE VIEW IF NOT EXISTS \"%w_fractindex\" AS SELECT *", o->table);
   for (int i = 0; i < o->npk; i++) sqlite3_str_appendf(s, ", NULL AS \"after_%w\"", o->pks[i]);
   sqlite3_str_appendf(s, " FROM \"%w\"", o->table);
   if ((rc = fi_exec(db, s)) != SQLITE_OK) return rc;
 
   s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s,
-                      "CREATE TRIGGER IF NOT EXISTS \"%w_fractindex_insert_trig\" INSTEAD OF INSERT ON "
-                      "\"%w_fractindex\" BEGIN INSERT INTO \"%w\" (",
+  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w_fractindex_insert_trig\" INSTEAD OF "
+                         "INSERT ON \"%w_fractindex\" BEGIN INSERT INTO \"%w\" (",
                       o->table, o->table, o->table);
-  for (int i = 0; i < o->ncols; i++)
-    if (strcmp(o->cols[i], o->col) != 0) sqlite3_str_appendf(s, "\"%w\", ", o->cols[i]);
+  fi_other_cols(s, o, "\"%w\", ");
   sqlite3_str_appendf(s, "\"%w\") VALUES (", o->col);
-  for (int i = 0; i < o->ncols; i++)
-    if (strcmp(o->cols[i], o->col) != 0) sqlite3_str_appendf(s, "NEW.\"%w\", ", o->cols[i]);
+  fi_other_cols(s, o, "NEW.\"%w\", ");
   fi_after_expr(s, o);
   sqlite3_str_appendall(s, "); END;");
   if ((rc = fi_exec(db, s)) != SQLITE_OK) return rc;
 
   s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s,
-                      "CREATE TRIGGER IF NOT EXISTS \"%w_fractindex_update_trig\" INSTEAD OF UPDATE ON "
-                      "\"%w_fractindex\" BEGIN UPDATE \"%w\" SET ",
+  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w_fractindex_update_trig\" INSTEAD OF "
+                         "UPDATE ON \"%w_fractindex\" BEGIN UPDATE \"%w\" SET ",
                       o->table, o->table, o->table);
-  for (int i = 0; i < o->ncols; i++)
-    if (strcmp(o->cols[i], o->col) != 0)
-      sqlite3_str_appendf(s, "\"%w\" = NEW.\"%w\", ", o->cols[i], o->cols[i]);
+  fi_other_cols(s, o, "\"%w\" = NEW.\"%w\", ");
   sqlite3_str_appendf(s, "\"%w\" = ", o->col);
   fi_after_expr(s, o);
   sqlite3_str_appendall(s, " WHERE ");
@@ -598,8 +604,8 @@ static int fi_fix_conflict(sqlite3 *db, sqlite3_value **argv, int coll_at, int n
 
   /* Move the row down: between the collection's previous key and its own. */
   s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s, "UPDATE \"%w\" SET \"%w\" = crsql_fract_key_between((SELECT \"%w\" FROM \"%w\"",
-                      table, col, col, table);
+  sqlite3_str_appendf(s, "UPDATE \"%w\" SET \"%w\" = crsql_fract_key_between("
+                         "(SELECT \"%w\" FROM \"%w\"", table, col, col, table);
   if (ncoll > 0) {
     /* cr-sqlite names this subquery t, which clashes with a table named t. */
     const char *alias = sqlite3_stricmp(table, "__crsql_list") ? "__crsql_list" : "__crsql_list2";
@@ -612,8 +618,8 @@ static int fi_fix_conflict(sqlite3 *db, sqlite3_value **argv, int coll_at, int n
       sqlite3_str_appendf(s, "%s\"%w\".\"%w\" = %s.\"%w\"", i ? " AND " : "", table, c, alias, c);
     }
   }
-  sqlite3_str_appendf(s, " WHERE \"%w\" < ?%d ORDER BY \"%w\" DESC LIMIT 1), ?%d) WHERE %s RETURNING \"%w\"",
-                      col, npk + 1, col, npk + 1, where, col);
+  sqlite3_str_appendf(s, " WHERE \"%w\" < ?%d ORDER BY \"%w\" DESC LIMIT 1), ?%d)"
+                         " WHERE %s RETURNING \"%w\"", col, npk + 1, col, npk + 1, where, col);
   rc = fi_prepare(db, s, argv + pk_at + npk, npk, &st);
   if (rc == SQLITE_OK) rc = sqlite3_bind_value(st, npk + 1, target);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
@@ -650,7 +656,8 @@ static void fi_fn_fix_conflict(sqlite3_context *ctx, int argc, sqlite3_value **a
                          -1);
     return;
   }
-  int rc = fi_fix_conflict(sqlite3_context_db_handle(ctx), argv, 2, i - 2, i + 1, rest / 2, &key, &len);
+  int rc = fi_fix_conflict(sqlite3_context_db_handle(ctx), argv, 2, i - 2, i + 1, rest / 2, &key,
+                           &len);
   if (rc == SQLITE_OK) sqlite3_result_text(ctx, key, len, sqlite3_free);
   else if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
   else sqlite3_result_error(ctx, "Failed fixing up ordering conflicts on insert", -1);

@@ -8,20 +8,22 @@
  * cover the places where we deliberately differ from cr-sqlite (it crashes
  * or builds broken SQL there) and properties that hold for any key.
  *
- * Connections get only the fractional index functions (bl__fractindex_register),
- * so these tests do not depend on the rest of the engine.
+ * Connections get the whole engine (bl_crdt_register), as applications do;
+ * nothing here uses crsql_as_crr, so only plain tables are ordered.
  */
 #include <sqlite3.h>
 
+#include "backless.h"
 #include "harness.h"
-
-int bl__fractindex_register(sqlite3 *db);
 
 #include "fractindex/fractindex_expected.h"
 
 static sqlite3 *open_db(void) {
   sqlite3 *db = NULL;
-  if (sqlite3_open(":memory:", &db) != SQLITE_OK || bl__fractindex_register(db) != SQLITE_OK) {
+  char *err = NULL;
+  if (sqlite3_open(":memory:", &db) != SQLITE_OK || bl_crdt_register(db, &err) != SQLITE_OK) {
+    fprintf(stderr, "  cannot open a database with the engine: %s\n", err ? err : "?");
+    sqlite3_free(err);
     sqlite3_close(db);
     return NULL;
   }
@@ -46,9 +48,12 @@ static char *run(sqlite3 *db, const char *sql) {
           switch (sqlite3_column_type(st, i)) {
           case SQLITE_NULL: sqlite3_str_appendall(out, "NULL"); break;
           case SQLITE_INTEGER: sqlite3_str_appendf(out, "%lld", sqlite3_column_int64(st, i)); break;
-          case SQLITE_FLOAT: sqlite3_str_appendf(out, "%!.15g", sqlite3_column_double(st, i)); break;
+          case SQLITE_FLOAT:
+            sqlite3_str_appendf(out, "%!.15g", sqlite3_column_double(st, i));
+            break;
           default:
-            sqlite3_str_append(out, (const char *)sqlite3_column_text(st, i), sqlite3_column_bytes(st, i));
+            sqlite3_str_append(out, (const char *)sqlite3_column_text(st, i),
+                               sqlite3_column_bytes(st, i));
           }
         }
       }
@@ -69,7 +74,8 @@ static char *run(sqlite3 *db, const char *sql) {
 static void check_run(sqlite3 *db, const char *sql, const char *expect) {
   char *got = run(db, sql);
   if (!got || strcmp(got, expect) != 0) {
-    fprintf(stderr, "  SQL: %s\n  got:      %s\n  expected: %s\n", sql, got ? got : "(null)", expect);
+    fprintf(stderr, "  SQL: %s\n  got:      %s\n  expected: %s\n", sql, got ? got : "(null)",
+            expect);
     bl_test_failed_checks++;
   }
   sqlite3_free(got);
@@ -80,11 +86,14 @@ static void check_run(sqlite3 *db, const char *sql, const char *expect) {
 static char *between(sqlite3 *db, const char *a, const char *b) {
   sqlite3_stmt *st = NULL;
   char *r = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT crsql_fract_key_between(?, ?)", -1, &st, NULL) != SQLITE_OK) return NULL;
+  if (sqlite3_prepare_v2(db, "SELECT crsql_fract_key_between(?, ?)", -1, &st, NULL) != SQLITE_OK)
+    return NULL;
   if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
   if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) r = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
-  else r = sqlite3_mprintf("ERR: %s", sqlite3_errmsg(db));
+  if (sqlite3_step(st) == SQLITE_ROW)
+    r = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
+  else
+    r = sqlite3_mprintf("ERR: %s", sqlite3_errmsg(db));
   sqlite3_finalize(st);
   return r;
 }
@@ -96,8 +105,9 @@ static void test_fractindex_keys__reference_cases(void) {
     char *got = between(db, fi_key_cases[i].a, fi_key_cases[i].b);
     if (!got || strcmp(got, fi_key_cases[i].expect) != 0) {
       fprintf(stderr, "  key_between(%s, %s) = \"%s\", expected \"%s\"\n",
-              fi_key_cases[i].a ? fi_key_cases[i].a : "NULL", fi_key_cases[i].b ? fi_key_cases[i].b : "NULL",
-              got ? got : "(null)", fi_key_cases[i].expect);
+              fi_key_cases[i].a ? fi_key_cases[i].a : "NULL",
+              fi_key_cases[i].b ? fi_key_cases[i].b : "NULL", got ? got : "(null)",
+              fi_key_cases[i].expect);
       bl_test_failed_checks++;
     }
     sqlite3_free(got);
@@ -110,7 +120,8 @@ static unsigned long long fnv_keys(char **keys, int n) {
   unsigned long long h = 0xcbf29ce484222325ULL;
   for (int i = 0; i < n; i++) {
     if (i) h = (h ^ '\n') * 0x100000001b3ULL;
-    for (const unsigned char *p = (const unsigned char *)keys[i]; *p; p++) h = (h ^ *p) * 0x100000001b3ULL;
+    for (const unsigned char *p = (const unsigned char *)keys[i]; *p; p++)
+      h = (h ^ *p) * 0x100000001b3ULL;
   }
   return h;
 }
@@ -133,8 +144,14 @@ static void check_sequence(sqlite3 *db, const struct fi_seq_case *c) {
     switch (c->kind) {
     case 0: a = last; break;
     case 1: b = last; break;
-    case 2: a = c->lo; b = last ? last : c->hi; break;
-    case 3: a = last ? last : c->lo; b = c->hi; break;
+    case 2:
+      a = c->lo;
+      b = last ? last : c->hi;
+      break;
+    case 3:
+      a = last ? last : c->lo;
+      b = c->hi;
+      break;
     default:
       x ^= x << 13;
       x ^= x >> 17;
@@ -150,12 +167,14 @@ static void check_sequence(sqlite3 *db, const struct fi_seq_case *c) {
       break;
     }
     if ((a && strcmp(a, k) >= 0) || (b && strcmp(k, b) >= 0)) {
-      fprintf(stderr, "  %s: key \"%s\" not between \"%s\" and \"%s\"\n", c->name, k, a ? a : "NULL",
-              b ? b : "NULL");
+      fprintf(stderr, "  %s: key \"%s\" not between \"%s\" and \"%s\"\n", c->name, k,
+              a ? a : "NULL", b ? b : "NULL");
       bl_test_failed_checks++;
     }
-    if (c->kind == 4) memmove(keys + p + 1, keys + p, sizeof(char *) * (size_t)(n - p));
-    else p = n;
+    if (c->kind == 4)
+      memmove(keys + p + 1, keys + p, sizeof(char *) * (size_t)(n - p));
+    else
+      p = n;
     keys[p] = k;
     n++;
     last = k;
@@ -166,8 +185,10 @@ static void check_sequence(sqlite3 *db, const struct fi_seq_case *c) {
     bl_test_failed_checks++;
   }
   BL_CHECK_STR(last, c->last);
-  if (c->err) BL_CHECK_STR(err, c->err);
-  else BL_CHECK(err == NULL);
+  if (c->err)
+    BL_CHECK_STR(err, c->err);
+  else
+    BL_CHECK(err == NULL);
   for (int i = 0; i < n; i++) sqlite3_free(keys[i]);
   free(keys);
   sqlite3_free(err);
@@ -176,7 +197,8 @@ static void check_sequence(sqlite3 *db, const struct fi_seq_case *c) {
 static void test_fractindex_keys__reference_sequences(void) {
   sqlite3 *db = open_db();
   BL_REQUIRE(db);
-  for (size_t i = 0; i < sizeof fi_seq_cases / sizeof fi_seq_cases[0]; i++) check_sequence(db, &fi_seq_cases[i]);
+  for (size_t i = 0; i < sizeof fi_seq_cases / sizeof fi_seq_cases[0]; i++)
+    check_sequence(db, &fi_seq_cases[i]);
   sqlite3_close(db);
 }
 
@@ -185,8 +207,10 @@ static void test_fractindex_sql__reference_scenarios(void) {
     sqlite3 *db = open_db();
     BL_REQUIRE(db);
     int before = bl_test_failed_checks;
-    for (size_t s = 0; s < fi_scenarios[i].n; s++) check_run(db, fi_scenarios[i].steps[s].sql, fi_scenarios[i].steps[s].expect);
-    if (bl_test_failed_checks != before) fprintf(stderr, "  (in scenario %s)\n", fi_scenarios[i].name);
+    for (size_t s = 0; s < fi_scenarios[i].n; s++)
+      check_run(db, fi_scenarios[i].steps[s].sql, fi_scenarios[i].steps[s].expect);
+    if (bl_test_failed_checks != before)
+      fprintf(stderr, "  (in scenario %s)\n", fi_scenarios[i].name);
     sqlite3_close(db);
   }
 }
@@ -197,8 +221,10 @@ static void test_fractindex_sql__reference_scenarios(void) {
 static void test_fractindex_keys__where_crsqlite_crashes(void) {
   sqlite3 *db = open_db();
   BL_REQUIRE(db);
-  check_run(db, "SELECT crsql_fract_key_between('a0', 'a0')", "ERR: key_between - a must be before b");
-  check_run(db, "SELECT crsql_fract_key_between('a0V', 'a0V')", "ERR: key_between - a must be before b");
+  check_run(db, "SELECT crsql_fract_key_between('a0', 'a0')",
+            "ERR: key_between - a must be before b");
+  check_run(db, "SELECT crsql_fract_key_between('a0V', 'a0V')",
+            "ERR: key_between - a must be before b");
   check_run(db, "SELECT crsql_fract_key_between('', NULL)", "ERR: head is out of range");
   check_run(db, "SELECT crsql_fract_key_between(NULL, '')", "ERR: head is out of range");
   check_run(db, "SELECT crsql_fract_key_between('', 'a0')", "ERR: head is out of range");
@@ -240,7 +266,8 @@ static void test_fractindex_sql__names_with_double_quotes(void) {
             "CREATE TABLE \"a\"\"b\" (\"i\"\"d\" INTEGER PRIMARY KEY, \"l\"\"s\", \"p\"\"o\", v);"
             "SELECT crsql_fract_as_ordered('a\"b', 'p\"o', 'l\"s');"
             "INSERT INTO \"a\"\"b\" VALUES (1, 'x', 1, 'a'), (2, 'x', 1, 'b'), (3, 'x', -1, 'c');"
-            "INSERT INTO \"a\"\"b_fractindex\" (\"i\"\"d\", \"l\"\"s\", v, \"after_i\"\"d\") VALUES (4, 'x', 'd', 1);"
+            "INSERT INTO \"a\"\"b_fractindex\" (\"i\"\"d\", \"l\"\"s\", v, \"after_i\"\"d\") "
+            "VALUES (4, 'x', 'd', 1);"
             "UPDATE \"a\"\"b\" SET \"p\"\"o\" = 1 WHERE \"i\"\"d\" = 3;"
             "SELECT \"i\"\"d\", \"p\"\"o\" FROM \"a\"\"b\" ORDER BY 2",
             "NULL;1|a ;4|a P;2|a!;3|a\"");
@@ -262,7 +289,8 @@ static void test_fractindex_keys__random_moves_stay_sorted(void) {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
-    char *sql = sqlite3_mprintf("UPDATE l_fractindex SET after_id = %u WHERE id = %u", x % 22, (x >> 8) % 20 + 1);
+    char *sql = sqlite3_mprintf("UPDATE l_fractindex SET after_id = %u WHERE id = %u", x % 22,
+                                (x >> 8) % 20 + 1);
     check_run(db, sql, "");
     sqlite3_free(sql);
   }
