@@ -61,6 +61,13 @@ static_libs=${static_libs/-lbackless/$lib/libbackless.a}
   fail "compiling against libbackless.a"
 "$work/hello_static" || fail "running the program (static)"
 
+step "examples/two_devices.c against the installed library"
+examples=$here/../../examples
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$work/two_devices" "$examples/two_devices.c" \
+  $cflags $libs || fail "compiling examples/two_devices.c"
+LD_LIBRARY_PATH=$lib "$work/two_devices" || fail "running examples/two_devices.c"
+
 step "the installed CLI"
 "$prefix/bin/backless" --version | grep -q "^backless $version " || fail "backless --version"
 
@@ -89,5 +96,7 @@ assert isinstance(site, bytes) and len(site) == 16, site
 print("   load_extension(%r): ok" % sys.argv[1])
 PY
 done
+
+"$py" "$examples/two_devices.py" "$ext/backless_crdt" || fail "examples/two_devices.py"
 
 echo "install_tree: all checks passed"
