@@ -16,7 +16,9 @@
 //   --no-cross          skip the cross-engine change exchange (random mode)
 //   --max-failures N    stop after N failing seeds (default 5)
 //   --keep              keep every scenario file, not only failing ones
-//   --devices N / --steps N   passed to the generator
+//   --convergence       (reduce) shrink a scenario on which the reference itself
+//                       does not converge, instead of an engine difference
+//   --devices N / --steps N / --skip-tables a,b   passed to the generator
 //
 // Exit status 0 when every scenario matched, 1 on a mismatch, 2 on a setup error.
 import fs from 'fs';
@@ -41,8 +43,10 @@ function parseArgs(argv) {
     else if (a === '--no-cross') o.cross = false;
     else if (a === '--max-failures') o.maxFailures = Number(next());
     else if (a === '--keep') o.keep = true;
+    else if (a === '--convergence') o.reduceConvergence = true;
     else if (a === '--devices') o.genOpts.devices = Number(next());
     else if (a === '--steps') o.genOpts.steps = Number(next());
+    else if (a === '--skip-tables') o.genOpts.skipTables = next().split(',');
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else if (!o.mode) o.mode = a;
     else o.files.push(a);
@@ -102,45 +106,64 @@ function filterLines(text, compare) {
   return lines.filter((l) => !l.startsWith('change ') && !l.startsWith('dbversion ') && !l.startsWith('changes '));
 }
 
-// Line diff (LCS); returns printable lines, '-' reference, '+' ours.
-function diffLines(a, b, maxOut = 80) {
-  let s = 0;
-  while (s < a.length && s < b.length && a[s] === b[s]) s++;
-  let ea = a.length, eb = b.length;
-  while (ea > s && eb > s && a[ea - 1] === b[eb - 1]) { ea--; eb--; }
-  const A = a.slice(s, ea), B = b.slice(s, eb);
-  const out = [];
-  const ctx0 = Math.max(0, s - 3);
-  for (let i = ctx0; i < s; i++) out.push('  ' + a[i]);
-  if (A.length * B.length <= 4e6) {
-    const n = A.length, m = B.length;
-    const dp = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-    for (let i = n - 1; i >= 0; i--)
-      for (let j = m - 1; j >= 0; j--)
-        dp[i][j] = A[i] === B[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
-    let i = 0, j = 0;
-    while (i < n || j < m) {
-      if (i < n && j < m && A[i] === B[j]) { out.push('  ' + A[i]); i++; j++; }
-      else if (j < m && (i >= n || dp[i][j + 1] >= dp[i + 1][j])) { out.push('+ ' + B[j]); j++; }
-      else { out.push('- ' + A[i]); i++; }
+// Line diff (Myers); returns printable lines, '-' reference, '+' ours, with
+// up to 3 lines of context around each change.
+function editScript(A, B, maxD = 3000) {
+  const n = A.length, m = B.length, max = n + m, off = max + 1;
+  const v = new Int32Array(2 * max + 3);
+  const trace = [];
+  for (let d = 0; d <= Math.min(max, maxD); d++) {
+    trace.push(v.slice());
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1] < v[off + k + 1]) ? v[off + k + 1] : v[off + k - 1] + 1;
+      let y = x - k;
+      while (x < n && y < m && A[x] === B[y]) { x++; y++; }
+      v[off + k] = x;
+      if (x >= n && y >= m) {
+        // Backtrack.
+        const ops = [];
+        let cx = n, cy = m;
+        for (let dd = d; dd > 0; dd--) {
+          const pv = trace[dd];
+          const kk = cx - cy;
+          const prevK = kk === -dd || (kk !== dd && pv[off + kk - 1] < pv[off + kk + 1]) ? kk + 1 : kk - 1;
+          const px = pv[off + prevK], py = px - prevK;
+          while (cx > px && cy > py) { ops.push(['=', A[cx - 1]]); cx--; cy--; }
+          if (cx === px) ops.push(['+', B[cy - 1]]); else ops.push(['-', A[cx - 1]]);
+          cx = px; cy = py;
+        }
+        while (cx > 0 && cy > 0) { ops.push(['=', A[cx - 1]]); cx--; cy--; }
+        return ops.reverse();
+      }
     }
-  } else {
-    for (const l of A) out.push('- ' + l);
-    for (const l of B) out.push('+ ' + l);
   }
-  for (let i = ea; i < Math.min(a.length, ea + 3); i++) out.push('  ' + a[i]);
-  // Trim long runs of unchanged lines.
-  const trimmed = [];
-  let run = [];
-  const flush = (end) => {
-    if (run.length > 7) trimmed.push(...run.slice(0, 3), `  ... (${run.length - 6} equal lines)`, ...run.slice(-3));
-    else trimmed.push(...run);
-    run = [];
-  };
-  for (const l of out) { if (l.startsWith('  ')) run.push(l); else { flush(); trimmed.push(l); } }
-  flush();
-  if (trimmed.length > maxOut) return [...trimmed.slice(0, maxOut), `  ... (${trimmed.length - maxOut} more diff lines)`];
-  return trimmed;
+  return null;
+}
+
+function diffLines(a, b, maxOut = 80) {
+  let ops = editScript(a, b);
+  if (!ops) ops = [...a.map((l) => ['-', l]), ...b.map((l) => ['+', l])];
+  const out = [];
+  let lastPrinted = -1;
+  for (let i = 0; i < ops.length; i++) {
+    if (ops[i][0] === '=') continue;
+    const from = Math.max(lastPrinted + 1, i - 3);
+    if (lastPrinted >= 0 && from > lastPrinted + 1) out.push('  ...');
+    for (let j = from; j < i; j++) out.push('  ' + ops[j][1]);
+    out.push(ops[i][0] + ' ' + ops[i][1]);
+    lastPrinted = i;
+    let j = i + 1;
+    let ctx = 0;
+    while (j < ops.length && ops[j][0] === '=' && ctx < 3) {
+      // Print trailing context only when no change follows within it.
+      let near = false;
+      for (let k = j; k < Math.min(ops.length, j + 4); k++) if (ops[k][0] !== '=') near = true;
+      if (near) break;
+      out.push('  ' + ops[j][1]); lastPrinted = j; j++; ctx++;
+    }
+  }
+  if (out.length > maxOut) return [...out.slice(0, maxOut), `  ... (${out.length - maxOut} more diff lines)`];
+  return out;
 }
 
 // Rows of the last "check" block, per device: Map(dev -> [row text without "row dN "]).
@@ -330,7 +353,26 @@ async function reduce(ctx, file) {
   let lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
   const fixed = (l) => /^(device|schema|table) /.test(l);
   const tmp = path.join(ctx.work, path.basename(file).replace(/\.txt$/, '') + '.reduce-tmp.txt');
+  let finalSync = [];
+  if (ctx.reduceConvergence) {
+    // Shrink a scenario on which the REFERENCE does not converge: the lines
+    // before the checkpoint shrink, the final sync section is kept as is.
+    const all = text.split('\n');
+    const fin = all.indexOf('# final all-to-all sync');
+    if (fin < 0) { console.error('--convergence needs a generated scenario (with "# final all-to-all sync")'); return 2; }
+    finalSync = all.slice(fin + 1).filter((l) => l.startsWith('sync '));
+    lines = all.slice(0, fin).filter((l) => l.trim() !== '' && !l.startsWith('#') && l !== 'changes');
+  }
+  const ndevAll = scenarioInfo(lines.join('\n')).ndev;
   const differs = async (ls) => {
+    if (ctx.reduceConvergence) {
+      const t = [...ls, ...finalSync, 'check'].join('\n') + '\n';
+      const ref = await runScenario(ctx.oracle, t);
+      // A sync into a device left inside an open transaction (its COMMIT
+      // dropped) is an artifact of shrinking, not the failure we look for.
+      if (/^error L\d+ sync/m.test(ref)) return false;
+      return convergence(ref, ndevAll) !== null;
+    }
     const t = ls.join('\n') + '\n';
     fs.writeFileSync(tmp, t);
     ctx.refError = null;
@@ -357,6 +399,7 @@ async function reduce(ctx, file) {
     const cand = lines.filter((x) => x !== l && !x.includes(`CREATE TABLE ${name} `) && !x.includes(`crsql_as_crr('${name}')`));
     if (await differs(cand)) lines = cand;
   }
+  if (ctx.reduceConvergence) lines = [...lines.filter((l) => l !== 'check'), ...finalSync, 'check'];
   const outFile = file.replace(/\.txt$/, '') + '.min.txt';
   fs.writeFileSync(outFile, lines.join('\n') + '\n');
   fs.rmSync(tmp, { force: true });

@@ -1,6 +1,6 @@
 // gen.mjs — deterministic generator of differential scenarios.
 //
-//   node gen.mjs random <seed> [--devices N] [--steps N]   a random scenario
+//   node gen.mjs random <seed> [--devices N] [--steps N] [--skip-tables a,b]   a random scenario
 //   node gen.mjs pack                                       the pk packing scenario
 //
 // The same seed gives the same scenario on every machine (own PRNG, integer
@@ -304,7 +304,8 @@ export function generateRandom(seed, opts = {}) {
   b.comment(`differential scenario: gen.mjs random ${seed}${opts.devices ? ' --devices ' + opts.devices : ''}${opts.steps ? ' --steps ' + opts.steps : ''}`);
   for (let d = 0; d < ndev; d++) b.raw(`device ${d} ${siteHex(rng)}`);
   const ntab = rng.range(1, 3);
-  const tabs = rng.shuffle(TABLES.slice()).slice(0, ntab);
+  const pool = TABLES.filter((t) => !(opts.skipTables ?? []).includes(t.name));
+  const tabs = rng.shuffle(pool.slice()).slice(0, ntab);
   for (const t of tabs) {
     b.raw(`schema ${t.ddl}`);
     b.raw(`schema SELECT crsql_as_crr('${t.name}')`);
@@ -347,7 +348,11 @@ export function generateRandom(seed, opts = {}) {
   b.raw('# final all-to-all sync');
   const pairs = [];
   for (let a = 0; a < ndev; a++) for (let c = 0; c < ndev; c++) if (a !== c) pairs.push([a, c]);
-  for (const [a, c] of rng.shuffle(pairs)) b.raw(`sync ${a} ${c} ${rng.chance(0.5) ? 'full' : 'incr'}`);
+  // Full resends: an incremental "db_version > last AND site_id IS NOT
+  // receiver" pull does not converge on cr-sqlite 0.16 after a primary key
+  // change, which moves the row's clock entries to the new key keeping their
+  // old db_version and site_id (see README.md).
+  for (const [a, c] of rng.shuffle(pairs)) b.raw(`sync ${a} ${c} full`);
   b.raw('# final');
   b.raw('check');
   b.raw('changes');
@@ -386,9 +391,9 @@ export function generatePack() {
     b.raw(`pack ${n} ${args.map(encodeValue).join(' ')}`);
   }
   b.raw('pack 0');
-  const many = Array.from({ length: 255 }, (_, i) => V.int(i));
-  b.raw(`pack 255 ${many.map(encodeValue).join(' ')}`);
-  b.raw(`pack 256 ${[...many, V.int(255)].map(encodeValue).join(' ')}`);
+  // SQLite's default limit is 127 function arguments.
+  const many = Array.from({ length: 127 }, (_, i) => (i % 3 ? V.int(i * 1000003) : V.text('c' + i)));
+  b.raw(`pack 127 ${many.map(encodeValue).join(' ')}`);
 
   // crsql_changes pk blobs for many key kinds.
   b.raw('schema CREATE TABLE p_int (k INTEGER PRIMARY KEY NOT NULL, v)');
@@ -397,7 +402,7 @@ export function generatePack() {
   b.raw("schema SELECT crsql_as_crr('p_any')");
   b.raw('schema CREATE TABLE p_comp (a NOT NULL, b NOT NULL, c NOT NULL, v, PRIMARY KEY (b, c, a))');
   b.raw("schema SELECT crsql_as_crr('p_comp')");
-  b.raw('schema CREATE TABLE p_wr (a TEXT NOT NULL, b BLOB NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID');
+  b.raw('schema CREATE TABLE p_wr (a TEXT NOT NULL, b BLOB NOT NULL, v, PRIMARY KEY (a, b)) WITHOUT ROWID');
   b.raw("schema SELECT crsql_as_crr('p_wr')");
   b.raw('table p_int k');
   b.raw('table p_any k');
@@ -430,6 +435,7 @@ function main() {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--devices') opts.devices = Number(argv[++i]);
     else if (argv[i] === '--steps') opts.steps = Number(argv[++i]);
+    else if (argv[i] === '--skip-tables') opts.skipTables = argv[++i].split(',');
     else pos.push(argv[i]);
   }
   if (pos[0] === 'random' && pos[1] !== undefined) process.stdout.write(generateRandom(Number(pos[1]), opts));

@@ -23,8 +23,9 @@ export async function loadOracle(dir) {
   const module = await factory({ wasmBinary: fs.readFileSync(wasmPath) });
   const sqlite3 = SQLite.Factory(module);
   const bindText = module.cwrap('sqlite3_bind_text', 'number', ['number', 'number', 'number', 'number', 'number']);
+  const bindBlob = module.cwrap('sqlite3_bind_blob', 'number', ['number', 'number', 'number', 'number', 'number']);
   const sqliteFree = module._getSqliteFree();
-  return { module, sqlite3, SQLite, bindText, sqliteFree, runs: 0, version: sqlite3.libversion() };
+  return { module, sqlite3, SQLite, bindText, bindBlob, sqliteFree, runs: 0, version: sqlite3.libversion() };
 }
 
 class StepError extends Error {
@@ -44,14 +45,15 @@ function makeApi(o) {
       case 'n': return sqlite3.bind_null(stmt, i);
       case 'i': return sqlite3.bind_int64(stmt, i, v.v);
       case 'r': return sqlite3.bind_double(stmt, i, bitsToReal(v.bits));
-      case 'b': return sqlite3.bind_blob(stmt, i, v.bytes);
-      case 't': {
+      case 'b': case 't': {
+        // Own copy (never a NULL pointer: wa-sqlite's bind_blob binds an
+        // empty blob as NULL because sqlite3_malloc(0) returns NULL).
         const n = v.bytes.length;
         const ptr = module._sqlite3_malloc(n + 1);
         module.HEAPU8.set(v.bytes, ptr);
         module.HEAPU8[ptr + n] = 0;
-        const rc = o.bindText(stmt, i, ptr, n, o.sqliteFree);
-        if (rc !== 0) throw new StepError(rc, 'bind_text failed');
+        const rc = (v.type === 't' ? o.bindText : o.bindBlob)(stmt, i, ptr, n, o.sqliteFree);
+        if (rc !== 0) throw new StepError(rc, 'bind failed');
         return rc;
       }
     }
