@@ -238,6 +238,63 @@ static void test_crdt_as_crr__quoted_identifiers(void) {
   ct_close(b);
 }
 
+static void test_crdt_as_crr__reserved_looking_names(void) {
+  /* Column names that look like the engine's own bookkeeping must not
+   * collide with it: cr-sqlite 0.16 accepts all of these. */
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE w2 (\"__crsql_dbv\" INTEGER PRIMARY KEY NOT NULL, \"__crsql_cl\", "
+              "\"a__crsql_v\", a)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('w2')", "OK");
+  CT_EXEC(db, "INSERT INTO w2 VALUES (1, 2, 3, 4)");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "w2|010901|__crsql_cl|2|1|1|local|1|0\n"
+                "w2|010901|a__crsql_v|3|1|1|local|1|1\n"
+                "w2|010901|a|4|1|1|local|1|2");
+  CT_EXEC(db, "CREATE TABLE w4 (\"x__crsql_v\" INTEGER PRIMARY KEY NOT NULL, x)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('w4')", "OK");
+  CT_EXEC(db, "INSERT INTO w4 VALUES (1, 2)");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE \"table\" = 'w4'" CT_ORDER, "w4|010901|x|2|1|2|local|1|0");
+  CT_EXEC(db, "BEGIN; UPDATE w4 SET x = 3; UPDATE w2 SET a = 5, \"__crsql_cl\" = 6; COMMIT");
+  CT_CHECK_ROWS(db, "SELECT \"table\", cid, col_version FROM crsql_changes WHERE db_version = 3 "
+                    "ORDER BY seq",
+                "w4|x|2\nw2|__crsql_cl|2\nw2|a|2");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__quoted_pk_name(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE w5 (\"i\"\"d\" INTEGER PRIMARY KEY NOT NULL, b)");
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('w5')", "OK");
+  CT_EXEC(db, "INSERT INTO w5 VALUES (1, 2); UPDATE w5 SET \"i\"\"d\" = 3; DELETE FROM w5");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "w5|010901|-1|NULL|2|2|local|2|0\n"
+                "w5|010903|-1|NULL|2|3|local|2|0");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__wide_table(void) {
+  /* 62 non-pk columns is the most cr-sqlite 0.16 handles with one pk column
+   * (its update trigger passes 1 + 2 * (pks + columns) function arguments,
+   * at most 127); we must handle at least that. */
+  sqlite3 *db = ct_open();
+  char ddl[4096] = "CREATE TABLE wide (id INTEGER PRIMARY KEY NOT NULL";
+  size_t len = strlen(ddl);
+  for (int i = 0; i < 62; i++) len += (size_t)snprintf(ddl + len, sizeof ddl - len, ", c%d", i);
+  snprintf(ddl + len, sizeof ddl - len, ")");
+  CT_EXEC(db, ddl);
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('wide')", "OK");
+  CT_EXEC(db, "INSERT INTO wide (id, c0) VALUES (1, 'x')");
+  CT_EXEC(db, "UPDATE wide SET c61 = 'y'");
+  CT_CHECK_ROWS(db, "SELECT count(*), max(col_version), max(seq) FROM crsql_changes", "62|2|60");
+  sqlite3 *b = ct_open();
+  CT_EXEC(b, ddl);
+  CT_EXEC(b, "SELECT crsql_as_crr('wide')");
+  BL_CHECK_INT(ct_sync(db, b, NULL), 62);
+  CT_CHECK_ROWS(b, "SELECT id, c0, c1, c61 FROM wide", "1|x|NULL|y");
+  ct_close(db);
+  ct_close(b);
+}
+
 static const bl_test_case cases[] = {
     BL_TEST(test_crdt_as_crr__returns_ok),
     BL_TEST(test_crdt_as_crr__idempotent),
@@ -255,6 +312,9 @@ static const bl_test_case cases[] = {
     BL_TEST(test_crdt_as_crr__clock_table_exists),
     BL_TEST(test_crdt_as_crr__delete_from_clock_clears),
     BL_TEST(test_crdt_as_crr__quoted_identifiers),
+    BL_TEST(test_crdt_as_crr__reserved_looking_names),
+    BL_TEST(test_crdt_as_crr__quoted_pk_name),
+    BL_TEST(test_crdt_as_crr__wide_table),
 };
 
 BL_TEST_MAIN(cases)

@@ -368,6 +368,64 @@ static void test_crdt_local_writes__next_db_version(void) {
   ct_close(db);
 }
 
+static void test_crdt_local_writes__savepoint_rollback(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); SELECT crsql_as_crr('t')");
+  CT_EXEC(db, "BEGIN; INSERT INTO t VALUES (1, 'x'); SAVEPOINT s; INSERT INTO t VALUES (2, 'y');"
+              "ROLLBACK TO s; INSERT INTO t VALUES (3, 'z'); COMMIT");
+  /* The rolled-back write leaves no change. (cr-sqlite does not give its
+   * seq back: row 3 gets seq 2; a gap is harmless, so only order is pinned.) */
+  CT_CHECK_ROWS(db, "SELECT hex(pk), cid, quote(val), col_version, db_version, cl "
+                    "FROM crsql_changes ORDER BY seq",
+                "010901|a|'x'|1|1|1\n010903|a|'z'|1|1|1");
+  CT_CHECK_ROWS(db, "SELECT (SELECT seq FROM crsql_changes WHERE pk = X'010903') > "
+                    "(SELECT seq FROM crsql_changes WHERE pk = X'010901')",
+                "1");
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 1);
+  ct_close(db);
+}
+
+static void test_crdt_local_writes__merge_and_local_in_one_tx(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); SELECT crsql_as_crr('t')");
+  CT_EXEC(db, "INSERT INTO t VALUES (1, 'x')");
+  /* A merge raised this transaction's version to 50: local writes after it
+   * in the same transaction share it. */
+  CT_EXEC(db, "BEGIN;"
+              "INSERT INTO crsql_changes VALUES ('t', X'010905', 'a', 'm', 1, 50, " CT_S1 ", 1, 0);"
+              "INSERT INTO t VALUES (6, 'l');"
+              "COMMIT");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 1" CT_ORDER,
+                "t|010905|a|'m'|1|50|" CT_S1_HEX "|1|0\n"
+                "t|010906|a|'l'|1|50|local|1|0");
+  /* A local write first takes db_version + 1; a later merge with a higher
+   * incoming version takes that. */
+  CT_EXEC(db, "BEGIN;"
+              "INSERT INTO t VALUES (7, 'l');"
+              "INSERT INTO crsql_changes VALUES ('t', X'010908', 'a', 'm', 1, 80, " CT_S1 ", 1, 0);"
+              "COMMIT");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 50" CT_ORDER,
+                "t|010907|a|'l'|1|51|local|1|0\n"
+                "t|010908|a|'m'|1|80|" CT_S1_HEX "|1|0");
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 80);
+  ct_close(db);
+}
+
+static void test_crdt_local_writes__delete_after_clock_cleared(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); SELECT crsql_as_crr('t')");
+  CT_EXEC(db, "INSERT INTO t VALUES (1, 'x'); DELETE FROM t__crsql_clock");
+  /* With no clock left the row's history restarts: a delete is cl 2 ... */
+  CT_EXEC(db, "DELETE FROM t WHERE id = 1");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER, "t|010901|-1|NULL|2|1|local|2|0");
+  /* ... and a re-insert cl 3. */
+  CT_EXEC(db, "INSERT INTO t VALUES (1, 'x')");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "t|010901|-1|NULL|3|2|local|3|0\n"
+                "t|010901|a|'x'|1|2|local|3|1");
+  ct_close(db);
+}
+
 static const bl_test_case cases[] = {
     BL_TEST(test_crdt_local_writes__insert_col_version_one),
     BL_TEST(test_crdt_local_writes__insert_no_sentinel),
@@ -389,6 +447,9 @@ static const bl_test_case cases[] = {
     BL_TEST(test_crdt_local_writes__tx_shares_db_version),
     BL_TEST(test_crdt_local_writes__rollback_leaves_no_version),
     BL_TEST(test_crdt_local_writes__next_db_version),
+    BL_TEST(test_crdt_local_writes__savepoint_rollback),
+    BL_TEST(test_crdt_local_writes__merge_and_local_in_one_tx),
+    BL_TEST(test_crdt_local_writes__delete_after_clock_cleared),
 };
 
 BL_TEST_MAIN(cases)
