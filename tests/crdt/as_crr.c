@@ -295,6 +295,53 @@ static void test_crdt_as_crr__wide_table(void) {
   ct_close(b);
 }
 
+static void test_crdt_as_crr__alter_add_column(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); SELECT crsql_as_crr('t');"
+              "INSERT INTO t VALUES (1, 'x'), (2, 'y')");
+  CT_CHECK_ROWS(db, "SELECT crsql_begin_alter('t')", "OK");
+  CT_EXEC(db, "ALTER TABLE t ADD COLUMN b DEFAULT 'dflt'");
+  /* Writes between begin and commit are not tracked as writes ... */
+  CT_EXEC(db, "UPDATE t SET b = 'set' WHERE id = 1; UPDATE t SET a = 'x2' WHERE id = 1");
+  CT_EXEC(db, "SELECT crsql_commit_alter('t')");
+  /* ... but commit_alter backfills every value of a column that differs
+   * from its default and has no clock entry, at col_version 1 and the
+   * current db_version. (a was already tracked, so stays col_version 1.) */
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "t|010901|a|'x2'|1|1|local|1|0\n"
+                "t|010901|b|'set'|1|1|local|1|0\n"
+                "t|010902|a|'y'|1|1|local|1|1");
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 1);
+  /* The new column is tracked like the others afterwards. */
+  CT_EXEC(db, "INSERT INTO t VALUES (3, 'z', 'q'); UPDATE t SET b = 'n' WHERE id = 2");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 1" CT_ORDER,
+                "t|010903|a|'z'|1|2|local|1|0\n"
+                "t|010903|b|'q'|1|2|local|1|1\n"
+                "t|010902|b|'n'|1|3|local|1|0");
+  ct_close(db);
+}
+
+static void test_crdt_as_crr__alter_drop_column(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b DEFAULT 'dflt');"
+              "SELECT crsql_as_crr('t');"
+              "INSERT INTO t VALUES (1, 'x', 'set'); INSERT INTO t VALUES (2, 'y', 'n')");
+  CT_CHECK_ROWS(db, "SELECT crsql_begin_alter('t')", "OK");
+  CT_EXEC(db, "ALTER TABLE t DROP COLUMN a");
+  CT_EXEC(db, "SELECT crsql_commit_alter('t')");
+  /* The dropped column's entries are gone; the rest is untouched. */
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "t|010901|b|'set'|1|1|local|1|1\n"
+                "t|010902|b|'n'|1|2|local|1|1");
+  CT_EXEC(db, "UPDATE t SET b = 'm' WHERE id = 1");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 2", "t|010901|b|'m'|2|3|local|1|0");
+  /* Changes naming the dropped column are refused. */
+  CT_CHECK_FAILS(db, "INSERT INTO crsql_changes VALUES ('t', X'010901', 'a', 'v', 9, 9, " CT_S1
+                     ", 1, 0)",
+                 "");
+  ct_close(db);
+}
+
 static const bl_test_case cases[] = {
     BL_TEST(test_crdt_as_crr__returns_ok),
     BL_TEST(test_crdt_as_crr__idempotent),
@@ -315,6 +362,8 @@ static const bl_test_case cases[] = {
     BL_TEST(test_crdt_as_crr__reserved_looking_names),
     BL_TEST(test_crdt_as_crr__quoted_pk_name),
     BL_TEST(test_crdt_as_crr__wide_table),
+    BL_TEST(test_crdt_as_crr__alter_add_column),
+    BL_TEST(test_crdt_as_crr__alter_drop_column),
 };
 
 BL_TEST_MAIN(cases)
