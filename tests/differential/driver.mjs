@@ -231,13 +231,22 @@ function crossScenario(text, checkpointLine, changes, ndev) {
   return lines.join('\n') + '\n';
 }
 
+// ndev: number of devices; checkpoint: line of the "changes" command that
+// directly precedes the "# final all-to-all sync" section (no writes in
+// between), or -1: the cross-engine test merges the change sets printed there.
 function scenarioInfo(text) {
   let ndev = 0, checkpoint = -1;
-  text.split('\n').forEach((l, i) => {
+  const lines = text.split('\n');
+  lines.forEach((l) => {
     if (l.startsWith('device ')) ndev = Math.max(ndev, Number(l.split(/\s+/)[1]) + 1);
-    if (l === 'changes' && checkpoint < 0) checkpoint = i + 1;
   });
-  return { ndev, checkpoint };
+  const fin = lines.indexOf('# final all-to-all sync');
+  for (let i = fin - 1; i >= 0; i--) {
+    const l = lines[i].trim();
+    if (l === 'changes') { checkpoint = i + 1; break; }
+    if (/^(exec|merge|sync|schema|device) /.test(l)) break;
+  }
+  return { ndev, checkpoint, hasFinal: fin >= 0 };
 }
 
 // ------------------------------------------------------------------ reporting
@@ -249,9 +258,10 @@ class Reporter {
     const lines = [`FAIL ${title}`];
     if (scenario) {
       lines.push(`  scenario:  ${scenario}`);
-      if (ref !== undefined) fs.writeFileSync(scenario.replace(/\.txt$/, '') + '.reference.out', ref ?? '');
-      if (ours !== undefined) fs.writeFileSync(scenario.replace(/\.txt$/, '') + '.ours.out', ours ?? '');
-      lines.push(`  outputs:   ${scenario.replace(/\.txt$/, '')}.reference.out / .ours.out`);
+      const base = path.join(c.work, path.basename(scenario).replace(/\.txt$/, ''));
+      if (ref !== undefined) fs.writeFileSync(base + '.reference.out', ref ?? '');
+      if (ours !== undefined) fs.writeFileSync(base + '.ours.out', ours ?? '');
+      if (ref !== undefined || ours !== undefined) lines.push(`  outputs:   ${base}.reference.out / .ours.out`);
       lines.push(`  reproduce: node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} files ${scenario}`);
       lines.push(`      or by hand: node ${path.join(HERE, 'oracle.mjs')} --oracle-dir ${c.oracleDir} ${scenario} > ref.out; ${c.runner} ${scenario} > ours.out; diff ref.out ours.out`);
       lines.push(`  shrink:    node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} reduce ${scenario}`);
@@ -400,7 +410,7 @@ async function reduce(ctx, file) {
     if (await differs(cand)) lines = cand;
   }
   if (ctx.reduceConvergence) lines = [...lines.filter((l) => l !== 'check'), ...finalSync, 'check'];
-  const outFile = file.replace(/\.txt$/, '') + '.min.txt';
+  const outFile = path.join(ctx.work, path.basename(file).replace(/\.txt$/, '') + '.min.txt');
   fs.writeFileSync(outFile, lines.join('\n') + '\n');
   fs.rmSync(tmp, { force: true });
   console.log(`reduced to ${lines.length} lines: ${outFile}`);
@@ -456,8 +466,8 @@ async function main() {
   } else if (ctx.mode === 'files') {
     for (const f of ctx.files) {
       const text = fs.readFileSync(f, 'utf8');
-      const { checkpoint } = scenarioInfo(text);
-      await checkScenario(ctx, rep, path.basename(f), path.resolve(f), text, { cross: ctx.cross && checkpoint > 0 && /^# final/m.test(text), expectConverged: /^# final/m.test(text) });
+      const { checkpoint, hasFinal } = scenarioInfo(text);
+      await checkScenario(ctx, rep, path.basename(f), path.resolve(f), text, { cross: ctx.cross && checkpoint > 0, expectConverged: hasFinal });
     }
     console.log(`files (${ctx.compare}): ${rep.checked} checked, ${rep.failures} failed`);
   } else if (ctx.mode === 'reduce') {

