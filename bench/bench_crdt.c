@@ -105,6 +105,27 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Every timed phase brackets its work with t_start() / t_stop(). The wall
+ * time (CLOCK_MONOTONIC) makes the figures; the process CPU time of the same
+ * span is kept beside it (last_cpu) as a check on a loaded machine: it does
+ * not count time spent waiting for a CPU or for the disk. */
+static double t0_wall, t0_cpu, last_cpu;
+static void t_start(void) {
+  t0_wall = now_s();
+  t0_cpu = cpu_s();
+}
+static double t_stop(void) {
+  double w = now_s() - t0_wall;
+  last_cpu = cpu_s() - t0_cpu;
+  return w;
+}
+
 static long peak_rss_kib(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
@@ -268,7 +289,7 @@ static sqlite3_int64 db_bytes(sqlite3 *db) {
 
 static NOINLINE double phase_insert_stmt(sqlite3 *db, int text_pk) {
   sqlite3_stmt *st = prepare(db, "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)");
-  double t0 = now_s();
+  t_start();
   exec(db, "BEGIN");
   for (long i = 0; i < opt.rows; i++) {
     const row_t *r = &rows[i];
@@ -280,14 +301,14 @@ static NOINLINE double phase_insert_stmt(sqlite3 *db, int text_pk) {
     step_done(db, st);
   }
   exec(db, "COMMIT");
-  double t = now_s() - t0;
+  double t = t_stop();
   sqlite3_finalize(st);
   return t;
 }
 
 static NOINLINE double phase_update_stmt(sqlite3 *db, int text_pk) {
   sqlite3_stmt *st = prepare(db, "UPDATE t SET b = ? WHERE id = ?");
-  double t0 = now_s();
+  t_start();
   exec(db, "BEGIN");
   for (long i = 0; i < opt.rows; i++) {
     const row_t *r = &rows[i];
@@ -297,7 +318,7 @@ static NOINLINE double phase_update_stmt(sqlite3 *db, int text_pk) {
     step_done(db, st);
   }
   exec(db, "COMMIT");
-  double t = now_s() - t0;
+  double t = t_stop();
   sqlite3_finalize(st);
   return t;
 }
@@ -316,20 +337,20 @@ static NOINLINE double phase_insert_sql(sqlite3 *db, int text_pk) {
                      "(i * 40503) % 65536, (i * 977) % 4096, 32768 + (i * 7919) % 16384, "
                      "(i * 2246822519) % 281474976710656)"
                    : "i + 1");
-  double t0 = now_s();
+  t_start();
   exec(db, "BEGIN");
   exec(db, sql);
   exec(db, "COMMIT");
-  return now_s() - t0;
+  return t_stop();
 }
 
 static NOINLINE double phase_update_sql(sqlite3 *db, int text_pk) {
   (void)text_pk;
-  double t0 = now_s();
+  t_start();
   exec(db, "BEGIN");
   exec(db, "UPDATE t SET b = b + 1");
   exec(db, "COMMIT");
-  return now_s() - t0;
+  return t_stop();
 }
 
 /* ------------------------------------------------------------------ changes */
@@ -407,14 +428,14 @@ static void bind_val(sqlite3_stmt *st, int idx, const val_t *v) {
 
 static NOINLINE double phase_merge_stmt(sqlite3 *db) {
   sqlite3_stmt *st = prepare(db, "INSERT INTO crsql_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  double t0 = now_s();
+  t_start();
   exec(db, "BEGIN");
   for (long k = 0; k < nchanges; k++) {
     for (int j = 0; j < NCHCOL; j++) bind_val(st, j + 1, &changes[k].v[j]);
     step_done(db, st);
   }
   exec(db, "COMMIT");
-  double t = now_s() - t0;
+  double t = t_stop();
   sqlite3_finalize(st);
   return t;
 }
@@ -432,11 +453,11 @@ static NOINLINE double phase_merge_sql(sqlite3 *db) {
   }
   exec(db, "COMMIT");
   sqlite3_finalize(st);
-  double t0 = now_s();
+  t_start();
   exec(db, "BEGIN");
   exec(db, "INSERT INTO crsql_changes SELECT * FROM temp.ch");
   exec(db, "COMMIT");
-  double t = now_s() - t0;
+  double t = t_stop();
   exec(db, "DROP TABLE temp.ch");
   return t;
 }
@@ -446,6 +467,7 @@ static NOINLINE double phase_merge_sql(sqlite3 *db) {
 typedef struct {
   const char *shape, *storage, *mode;
   double plain_insert, crr_insert, plain_update, crr_update, merge; /* best seconds */
+  double c_plain_insert, c_crr_insert, c_plain_update, c_crr_update, c_merge; /* best CPU s */
   long nchanges;
   sqlite3_int64 plain_bytes_ins, crr_bytes_ins, plain_bytes_upd, crr_bytes_upd;
   long rss_kib;
@@ -463,15 +485,35 @@ static void checksum(sqlite3 *db, char *out, size_t n) {
 
 static double minf(double a, double b) { return a < b ? a : b; }
 
+/* The plain and CRR runs of a phase go through different frames so that a
+ * profile (perf report --children, bench/profile.sh) tells them apart. */
+typedef double (*phase_fn)(sqlite3 *, int);
+/* The empty asm after the call keeps it from becoming a tail call; the
+ * stores keep the compiler from folding the two identical functions. */
+static volatile int profiled_side;
+static NOINLINE double on_plain(phase_fn f, sqlite3 *db, int text_pk) {
+  profiled_side = 1;
+  double t = f(db, text_pk);
+  __asm__ volatile("" ::: "memory");
+  return t;
+}
+static NOINLINE double on_crr(phase_fn f, sqlite3 *db, int text_pk) {
+  profiled_side = 2;
+  double t = f(db, text_pk);
+  __asm__ volatile("" ::: "memory");
+  return t;
+}
+
 static void run_config(const shape_t *shape, int file, int sql_mode, result_t *res) {
   int text_pk = shape == &SHAPES[1];
-  double (*ins)(sqlite3 *, int) = sql_mode ? phase_insert_sql : phase_insert_stmt;
-  double (*upd)(sqlite3 *, int) = sql_mode ? phase_update_sql : phase_update_stmt;
+  phase_fn ins = sql_mode ? phase_insert_sql : phase_insert_stmt;
+  phase_fn upd = sql_mode ? phase_update_sql : phase_update_stmt;
   memset(res, 0, sizeof *res);
   res->shape = shape->name;
   res->storage = file ? "file" : "memory";
   res->mode = sql_mode ? "sql" : "stmt";
   res->plain_insert = res->crr_insert = res->plain_update = res->crr_update = res->merge = 1e300;
+  res->c_plain_insert = res->c_crr_insert = res->c_plain_update = res->c_crr_update = res->c_merge = 1e300;
 
   for (int r = 0; r < opt.repeat; r++) {
     progress("  %s-pk %s %s run %d/%d:", shape->name, res->storage, res->mode, r + 1, opt.repeat);
@@ -479,12 +521,14 @@ static void run_config(const shape_t *shape, int file, int sql_mode, result_t *r
 
     /* plain */
     sqlite3 *db = open_db(file, "plain", 0, shape);
-    double t = ins(db, text_pk);
+    double t = on_plain(ins, db, text_pk);
     res->plain_insert = minf(res->plain_insert, t);
+    res->c_plain_insert = minf(res->c_plain_insert, last_cpu);
     res->plain_bytes_ins = db_bytes(db);
     progress(" plain-ins %.0fms", t * 1e3);
-    t = upd(db, text_pk);
+    t = on_plain(upd, db, text_pk);
     res->plain_update = minf(res->plain_update, t);
+    res->c_plain_update = minf(res->c_plain_update, last_cpu);
     res->plain_bytes_upd = db_bytes(db);
     progress(" plain-upd %.0fms", t * 1e3);
     checksum(db, sum_plain, sizeof sum_plain);
@@ -492,12 +536,14 @@ static void run_config(const shape_t *shape, int file, int sql_mode, result_t *r
 
     /* CRR */
     db = open_db(file, "crr", 1, shape);
-    t = ins(db, text_pk);
+    t = on_crr(ins, db, text_pk);
     res->crr_insert = minf(res->crr_insert, t);
+    res->c_crr_insert = minf(res->c_crr_insert, last_cpu);
     res->crr_bytes_ins = db_bytes(db);
     progress(" crr-ins %.0fms", t * 1e3);
-    t = upd(db, text_pk);
+    t = on_crr(upd, db, text_pk);
     res->crr_update = minf(res->crr_update, t);
+    res->c_crr_update = minf(res->c_crr_update, last_cpu);
     res->crr_bytes_upd = db_bytes(db);
     progress(" crr-upd %.0fms", t * 1e3);
     checksum(db, sum_crr, sizeof sum_crr);
@@ -511,6 +557,7 @@ static void run_config(const shape_t *shape, int file, int sql_mode, result_t *r
     db = open_db(file, "merged", 1, shape);
     t = sql_mode ? phase_merge_sql(db) : phase_merge_stmt(db);
     res->merge = minf(res->merge, t);
+    res->c_merge = minf(res->c_merge, last_cpu);
     progress(" merge %.0fms (%ld changes)\n", t * 1e3, nchanges);
     checksum(db, sum_merged, sizeof sum_merged);
     if (strcmp(sum_merged, sum_crr) != 0)
@@ -529,6 +576,9 @@ static double merge_ratio(const result_t *r) {
   return ((double)r->nchanges / r->merge) / ((double)opt.rows / r->plain_insert);
 }
 static int pass_merge(const result_t *r) { return merge_ratio(r) >= TARGET_MERGE; }
+static double cpu_merge_ratio(const result_t *r) {
+  return ((double)r->nchanges / r->c_merge) / ((double)opt.rows / r->c_plain_insert);
+}
 
 static void fmt_rate(char *buf, size_t n, double per_s, const char *unit) {
   if (per_s >= 1e6) snprintf(buf, n, "%.2fM %s/s", per_s / 1e6, unit);
@@ -542,8 +592,8 @@ static void print_table(const result_t *res, int nres) {
   printf("file: WAL, synchronous=NORMAL; memory: :memory:; cache_size: %s\n",
          opt.cache_kib ? "custom" : "SQLite default (2 MiB)");
   printf("stmt: prepared statement per row; sql: one set-based statement\n\n");
-  printf("%-6s %-6s %-4s %-8s %18s %18s %8s %8s  %s\n", "pk", "store", "mode", "figure", "plain",
-         "CRR", "ratio", "target", "result");
+  printf("%-6s %-6s %-4s %-8s %18s %18s %8s %8s  %-6s %s\n", "pk", "store", "mode", "figure",
+         "plain", "CRR", "ratio", "target", "result", "(ratio by CPU time)");
   int fails = 0;
   for (int k = 0; k < nres; k++) {
     const result_t *r = &res[k];
@@ -551,18 +601,19 @@ static void print_table(const result_t *res, int nres) {
     double n = (double)opt.rows;
     fmt_rate(p, sizeof p, n / r->plain_insert, "rows");
     fmt_rate(c, sizeof c, n / r->crr_insert, "rows");
-    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %s\n", r->shape, r->storage, r->mode,
-           "insert", p, c, r->crr_insert / r->plain_insert, "<= 2.0x",
-           pass_insert(r) ? "PASS" : "FAIL");
+    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %-6s (%.2fx)\n", r->shape, r->storage,
+           r->mode, "insert", p, c, r->crr_insert / r->plain_insert, "<= 2.0x",
+           pass_insert(r) ? "PASS" : "FAIL", r->c_crr_insert / r->c_plain_insert);
     fmt_rate(p, sizeof p, n / r->plain_update, "rows");
     fmt_rate(c, sizeof c, n / r->crr_update, "rows");
-    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %s\n", r->shape, r->storage, r->mode,
-           "update", p, c, r->crr_update / r->plain_update, "<= 3.0x",
-           pass_update(r) ? "PASS" : "FAIL");
+    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %-6s (%.2fx)\n", r->shape, r->storage,
+           r->mode, "update", p, c, r->crr_update / r->plain_update, "<= 3.0x",
+           pass_update(r) ? "PASS" : "FAIL", r->c_crr_update / r->c_plain_update);
     fmt_rate(p, sizeof p, n / r->plain_insert, "rows");
     fmt_rate(c, sizeof c, (double)r->nchanges / r->merge, "chg");
-    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %s\n", r->shape, r->storage, r->mode,
-           "merge", p, c, merge_ratio(r), ">= 1.0x", pass_merge(r) ? "PASS" : "FAIL");
+    printf("%-6s %-6s %-4s %-8s %18s %18s %7.2fx %8s  %-6s (%.2fx)\n", r->shape, r->storage,
+           r->mode, "merge", p, c, merge_ratio(r), ">= 1.0x", pass_merge(r) ? "PASS" : "FAIL",
+           cpu_merge_ratio(r));
     printf("%-6s %-6s %-4s %-8s %18.1f %18.1f %8s %8s  (%ld changes; after update: +%.1f B/row)\n",
            r->shape, r->storage, r->mode, "B/row", (double)r->plain_bytes_ins / n,
            (double)r->crr_bytes_ins / n, "", "",
@@ -598,6 +649,9 @@ static void write_json(FILE *f, const result_t *res, int nres) {
             "     \"plain_insert_rows_per_s\": %.0f, \"merge_ratio\": %.3f,\n"
             "     \"plain_bytes\": %lld, \"crr_bytes\": %lld, \"meta_bytes_per_row\": %.2f,\n"
             "     \"meta_bytes_per_row_after_update\": %.2f, \"peak_rss_kib\": %ld,\n"
+            "     \"cpu\": {\"plain_insert_s\": %.6f, \"crr_insert_s\": %.6f, \"insert_ratio\": %.3f,\n"
+            "             \"plain_update_s\": %.6f, \"crr_update_s\": %.6f, \"update_ratio\": %.3f,\n"
+            "             \"merge_s\": %.6f, \"merge_ratio\": %.3f},\n"
             "     \"pass\": {\"insert\": %s, \"update\": %s, \"merge\": %s}}%s\n",
             r->shape, r->storage, r->mode, r->plain_insert, r->crr_insert,
             r->crr_insert / r->plain_insert, r->plain_update, r->crr_update,
@@ -606,7 +660,9 @@ static void write_json(FILE *f, const result_t *res, int nres) {
             (long long)r->plain_bytes_ins, (long long)r->crr_bytes_ins,
             (double)(r->crr_bytes_ins - r->plain_bytes_ins) / n,
             (double)(r->crr_bytes_upd - r->plain_bytes_upd) / n, r->rss_kib,
-            pass_insert(r) ? "true" : "false", pass_update(r) ? "true" : "false",
+            r->c_plain_insert, r->c_crr_insert, r->c_crr_insert / r->c_plain_insert,
+            r->c_plain_update, r->c_crr_update, r->c_crr_update / r->c_plain_update, r->c_merge,
+            cpu_merge_ratio(r), pass_insert(r) ? "true" : "false", pass_update(r) ? "true" : "false",
             pass_merge(r) ? "true" : "false", k + 1 < nres ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
