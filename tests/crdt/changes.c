@@ -22,6 +22,10 @@ static void test_crdt_changes__columns(void) {
   ct_close(db);
 }
 
+/* SQLite parses a decimal literal with long double arithmetic, which
+ * valgrind emulates with less precision: a literal like 1e308 comes out one
+ * bit different there. The real literals below (1e22 is exact in binary)
+ * parse to the same double either way. */
 static void test_crdt_changes__pack_columns_bytes(void) {
   static const struct {
     const char *args, *hex;
@@ -47,7 +51,7 @@ static void test_crdt_changes__pack_columns_bytes(void) {
       {"0.0", "01020000000000000000"},
       {"-0.0", "01028000000000000000"},
       {"1.5", "01023FF8000000000000"},
-      {"1e308", "01027FE1CCF385EBC8A0"},
+      {"1e22", "01024480F0CF064DD592"},
       {"0.1", "01023FB999999999999A"},
       {"'a'", "010B0161"},
       {"''", "0103"},
@@ -58,7 +62,7 @@ static void test_crdt_changes__pack_columns_bytes(void) {
       {"1, 'a', X'01'", "0309010B01610C0101"},
       {"1, 'abc', x'01', 1.5, null, -1, 256, 9223372036854775807",
        "0809010B036162630C0101023FF80000000000000541FFFFFFFFFFFFFFFF110100417FFFFFFFFFFFFFFF"},
-      {"'héllo', x'', '', 1e308, -0.0", "050B0668C3A96C6C6F0403027FE1CCF385EBC8A0028000000000000000"},
+      {"'héllo', x'', '', 1e22, -0.0", "050B0668C3A96C6C6F0403024480F0CF064DD592028000000000000000"},
   };
   sqlite3 *db = ct_open();
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -82,7 +86,7 @@ static void test_crdt_changes__pk_format_per_type(void) {
               "bl BLOB NOT NULL, v, PRIMARY KEY (i, r, s, bl)); SELECT crsql_as_crr('p');"
               "INSERT INTO p VALUES (-1, 1.5, 'héllo', X'00FF', 'v1');"
               "INSERT INTO p VALUES (9223372036854775807, -0.0, '', X'', 'v2');"
-              "INSERT INTO p VALUES (-9223372036854775808, 1e308, 'a', X'01', 'v3');"
+              "INSERT INTO p VALUES (-9223372036854775808, 1e22, 'a', X'01', 'v3');"
               "CREATE TABLE tx (id TEXT PRIMARY KEY NOT NULL, v); SELECT crsql_as_crr('tx');"
               "INSERT INTO tx VALUES ('k', 1);"
               "CREATE TABLE tb (id BLOB PRIMARY KEY NOT NULL, v); SELECT crsql_as_crr('tb');"
@@ -96,7 +100,7 @@ static void test_crdt_changes__pk_format_per_type(void) {
   CT_CHECK_ROWS(db, "SELECT \"table\", hex(pk) FROM crsql_changes ORDER BY db_version",
                 "p|0441FFFFFFFFFFFFFFFF023FF80000000000000B0668C3A96C6C6F0C0200FF\n"
                 "p|04417FFFFFFFFFFFFFFF0200000000000000000304\n"
-                "p|04418000000000000000027FE1CCF385EBC8A00B01610C0101\n"
+                "p|04418000000000000000024480F0CF064DD5920B01610C0101\n"
                 "tx|010B016B\n"
                 "tb|010C020102\n"
                 "tr|01023FB999999999999A\n"
