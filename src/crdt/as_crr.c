@@ -51,8 +51,11 @@ static char *crr_clock_ddl(const bl_table *t, const char *clock_name) {
   if (t->pk_is_rowid) {
     sqlite3_str_appendall(s, ")");
   } else {
+    /* A rowid table with a unique key, not WITHOUT ROWID: clock rows are
+     * wide, and keeping them in append order with a narrow key index makes
+     * inserts (random keys, e.g. UUIDs) and the db_version index cheap. */
     char *pks = bl__ident_list(t->pks, t->npk, NULL);
-    sqlite3_str_appendf(s, ", PRIMARY KEY (%s)) WITHOUT ROWID", pks);
+    sqlite3_str_appendf(s, ", UNIQUE (%s))", pks);
     sqlite3_free(pks);
   }
   return sqlite3_str_finish(s);
@@ -319,6 +322,36 @@ static int crr_is_crr(sqlite3 *db, const char *table, int *out) {
 
 /* ------------------------------------------------------------ create_crr */
 
+/* The clock table holds the primary key columns under their own names and
+ * the metadata columns named after the other columns ("<c>__crsql_v", ...).
+ * Any column name is allowed as long as the two sets do not collide (SQLite
+ * compares names case-insensitively). */
+static int crr_check_clock_names(sqlite3 *db, const bl_table *t, char **err) {
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendall(s, "SELECT n FROM (SELECT '__crsql_dbv' AS n");
+  for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(s, " UNION ALL SELECT '%q'", t->pks[i].name);
+  static const char *const fixed[] = {"__crsql_cl", "__crsql_cl_dbv", "__crsql_cl_site", "__crsql_cl_seq"};
+  for (size_t i = 0; i < 4; i++) sqlite3_str_appendf(s, " UNION ALL SELECT '%s'", fixed[i]);
+  static const char *const suffix[] = {"v", "dbv", "site", "seq"};
+  for (int i = 0; i < t->ncol; i++)
+    for (int k = 0; k < 4; k++) sqlite3_str_appendf(s, " UNION ALL SELECT '%q__crsql_%s'", t->cols[i].name, suffix[k]);
+  sqlite3_str_appendall(s, ") GROUP BY n COLLATE NOCASE HAVING count(*) > 1 LIMIT 1");
+  char *sql = sqlite3_str_finish(s);
+  if (!sql) return SQLITE_NOMEM;
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) return rc;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    *err = sqlite3_mprintf("Table %s cannot be a CRR: its column names collide with the clock metadata "
+                           "column %s; rename the column",
+                           t->name, (const char *)sqlite3_column_text(stmt, 0));
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_finalize(stmt);
+  return rc;
+}
+
 static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char **err) {
   sqlite3 *db = st->db;
   int rc = bl__table_check_compatible(db, table, err);
@@ -330,7 +363,8 @@ static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char 
   bl_table *t = NULL;
   rc = bl__table_load(db, table, &t, err);
   if (rc != SQLITE_OK) return rc;
-  rc = crr_create_clock(db, t, err);
+  rc = crr_check_clock_names(db, t, err);
+  if (rc == SQLITE_OK) rc = crr_create_clock(db, t, err);
   if (rc == SQLITE_OK) rc = crr_drop_triggers(db, table, err);
   if (rc == SQLITE_OK) rc = crr_create_triggers(db, t, err);
   bl__state_invalidate_tables(st);
@@ -388,13 +422,17 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
     sqlite3_free(pks);
     /* Only columns present in the old clock can be copied. */
     for (int i = 0; i < t->ncol; i++) {
-      char *v = bl__clock_col_name(t, i + 1, 0);
+      /* Ask the schema: an unknown double-quoted name would silently be a
+       * string literal in a SELECT. */
+      char *v = sqlite3_mprintf("%s__crsql_v", t->cols[i].name);
       int present = 0;
-      char *probe = sqlite3_mprintf("SELECT %s FROM \"%w\" LIMIT 0", v, clock);
-      if (probe && sqlite3_prepare_v2(db, probe, -1, &stmt, NULL) == SQLITE_OK) present = 1;
+      if (v && sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, clock, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, v, -1, SQLITE_STATIC);
+        present = sqlite3_step(stmt) == SQLITE_ROW;
+      }
       sqlite3_finalize(stmt);
       stmt = NULL;
-      sqlite3_free(probe);
       if (present)
         for (int k = 0; k < 4; k++) {
           char *c = bl__clock_col_name(t, i + 1, k);

@@ -5,7 +5,8 @@
  * (entry i + 1), the entry cr-sqlite would keep as one clock-table row:
  * col_version, db_version, site ordinal and seq, or "absent". Local writes
  * and merges load a record, change it in memory by cr-sqlite's rules and
- * store it back in one statement; a record with no entry left is deleted.
+ * store it back in one statement (an in-place UPDATE when the row exists);
+ * a record with no entry left is deleted.
  *
  * Divided into: column naming; the cached statements; load; store.
  */
@@ -49,20 +50,36 @@ static int clock_prepare_select(sqlite3 *db, bl_table *t) {
   return rc;
 }
 
-static int clock_prepare_write(sqlite3 *db, bl_table *t) {
-  if (t->clock_write) return SQLITE_OK;
+/* Parameters of both writes: primary key at 1..npk, __crsql_dbv at npk + 1,
+ * then the four columns of every entry. */
+static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
+  sqlite3_stmt **stmt = update ? &t->clock_update : &t->clock_write;
+  if (*stmt) return SQLITE_OK;
   sqlite3_str *s = sqlite3_str_new(db);
-  char *pks = bl__ident_list(t->pks, t->npk, NULL);
-  sqlite3_str_appendf(s, "INSERT OR REPLACE INTO \"%w__crsql_clock\" (%s, __crsql_dbv", t->name,
-                      pks ? pks : "");
-  sqlite3_free(pks);
-  bl__clock_entry_cols(s, t, NULL);
-  sqlite3_str_appendall(s, ") VALUES (");
   int n = BL_CLOCK_NCOLS(t);
-  for (int i = 0; i < n; i++) sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
-  sqlite3_str_appendall(s, ")");
+  if (update) {
+    sqlite3_str_appendf(s, "UPDATE \"%w__crsql_clock\" SET \"__crsql_dbv\" = ?%d", t->name, t->npk + 1);
+    int param = t->npk + 2;
+    for (int e = 0; e <= t->ncol; e++)
+      for (int k = 0; k < 4; k++) {
+        char *c = bl__clock_col_name(t, e, k);
+        sqlite3_str_appendf(s, ", %s = ?%d", c, param++);
+        sqlite3_free(c);
+      }
+    char *where = bl__where_list(t->pks, t->npk, NULL, 1);
+    sqlite3_str_appendf(s, " WHERE %s", where);
+    sqlite3_free(where);
+  } else {
+    char *pks = bl__ident_list(t->pks, t->npk, NULL);
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, __crsql_dbv", t->name, pks ? pks : "");
+    sqlite3_free(pks);
+    bl__clock_entry_cols(s, t, NULL);
+    sqlite3_str_appendall(s, ") VALUES (");
+    for (int i = 0; i < n; i++) sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
+    sqlite3_str_appendall(s, ")");
+  }
   char *sql = sqlite3_str_finish(s);
-  int rc = bl__prepare_cached(db, &t->clock_write, sql);
+  int rc = bl__prepare_cached(db, stmt, sql);
   sqlite3_free(sql);
   return rc;
 }
@@ -164,9 +181,11 @@ static int clock_store(sqlite3 *db, bl_table *t, bl_clock *c,
     if (rc == SQLITE_DONE) c->stored = 0;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
   }
-  rc = clock_prepare_write(db, t);
+  /* In place when the row exists: cheaper than a replace, and the db_version
+   * index entry only moves when the row's maximum changed. */
+  rc = clock_prepare_write(db, t, c->stored);
   if (rc != SQLITE_OK) return rc;
-  sqlite3_stmt *s = t->clock_write;
+  sqlite3_stmt *s = c->stored ? t->clock_update : t->clock_write;
   rc = bind_pks(s, 1, pks, t->npk);
   sqlite3_int64 maxdbv = 0;
   int col = t->npk + 2;

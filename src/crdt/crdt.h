@@ -102,7 +102,8 @@ typedef struct bl_table {
 
   /* Cached statements (NULL until first use). */
   sqlite3_stmt *clock_select;  /* SELECT all clock columns WHERE pk */
-  sqlite3_stmt *clock_write;   /* INSERT OR REPLACE the whole clock row */
+  sqlite3_stmt *clock_write;   /* INSERT a whole clock row */
+  sqlite3_stmt *clock_update;  /* UPDATE a whole clock row in place */
   sqlite3_stmt *clock_delete;  /* DELETE the clock row WHERE pk */
   sqlite3_stmt *row_select;    /* SELECT non-pk columns of the base row */
   sqlite3_stmt *row_delete;    /* DELETE base row WHERE pk */
@@ -155,6 +156,11 @@ typedef struct bl_crdt {
   sqlite3_stmt *st_site_ordinal;   /* SELECT ordinal FROM crsql_site_id WHERE site_id = ? */
   sqlite3_stmt *st_site_insert;    /* INSERT INTO crsql_site_id (site_id) ... RETURNING ordinal */
   sqlite3_stmt *st_db_version;     /* max db_version over all clock tables */
+  /* The last site looked up (merges arrive in runs from one site). Cleared
+   * at the end of every transaction, since a rollback may undo an ordinal. */
+  unsigned char site_cache[BL_SITE_ID_LEN];
+  int site_cache_len;
+  sqlite3_int64 site_cache_ordinal;
 } bl_crdt;
 
 /* Creates the per-connection state: crsql_master, crsql_site_id and the

@@ -157,6 +157,7 @@ void bl__state_tx_end(bl_crdt *st, int committed) {
   st->pending = -1;
   st->seq = 0;
   st->tables_checked_this_tx = 0;
+  st->site_cache_len = 0;
 }
 
 int bl__prepare_cached(sqlite3 *db, sqlite3_stmt **stmt, const char *sql) {
@@ -167,9 +168,20 @@ int bl__prepare_cached(sqlite3 *db, sqlite3_stmt **stmt, const char *sql) {
 
 /* ------------------------------------------------------------ site ids */
 
+static void state_cache_site(bl_crdt *st, const unsigned char *site, int len, sqlite3_int64 ordinal) {
+  if (len > BL_SITE_ID_LEN) return;
+  memcpy(st->site_cache, site, (size_t)len);
+  st->site_cache_len = len;
+  st->site_cache_ordinal = ordinal;
+}
+
 int bl__site_ordinal(bl_crdt *st, const unsigned char *site, int len, sqlite3_int64 *out) {
   if (!site || len == 0 || (len == BL_SITE_ID_LEN && memcmp(site, st->site_id, BL_SITE_ID_LEN) == 0)) {
     *out = 0;
+    return SQLITE_OK;
+  }
+  if (st->site_cache_len == len && memcmp(st->site_cache, site, (size_t)len) == 0) {
+    *out = st->site_cache_ordinal;
     return SQLITE_OK;
   }
   int rc = bl__prepare_cached(st->db, &st->st_site_ordinal,
@@ -180,6 +192,7 @@ int bl__site_ordinal(bl_crdt *st, const unsigned char *site, int len, sqlite3_in
   if (rc == SQLITE_ROW) {
     *out = sqlite3_column_int64(st->st_site_ordinal, 0);
     sqlite3_reset(st->st_site_ordinal);
+    state_cache_site(st, site, len, *out);
     return SQLITE_OK;
   }
   sqlite3_reset(st->st_site_ordinal);
@@ -192,6 +205,7 @@ int bl__site_ordinal(bl_crdt *st, const unsigned char *site, int len, sqlite3_in
   rc = sqlite3_step(st->st_site_insert);
   if (rc == SQLITE_ROW) {
     *out = sqlite3_column_int64(st->st_site_insert, 0);
+    state_cache_site(st, site, len, *out);
     rc = SQLITE_OK;
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_ERROR;

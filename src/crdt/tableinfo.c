@@ -27,7 +27,7 @@ static void table_free_cols(bl_col *cols, int n) {
 
 void bl__table_finalize_stmts(bl_table *t) {
   if (!t) return;
-  sqlite3_stmt **stmts[] = {&t->clock_select, &t->clock_write,   &t->clock_delete,
+  sqlite3_stmt **stmts[] = {&t->clock_select, &t->clock_write,   &t->clock_update, &t->clock_delete,
                             &t->row_select,   &t->row_delete,    &t->row_insert_pk,
                             &t->local_insert, &t->local_update_all};
   for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
@@ -247,21 +247,6 @@ int bl__table_check_compatible(sqlite3 *db, const char *name, char **err) {
     return SQLITE_ERROR;
   }
 
-  /* Our own rule: the clock keeps per-column metadata in columns named after
-   * the table's columns; a user column must not collide with those names. */
-  rc = table_count_f(db,
-                     sqlite3_mprintf("SELECT count(*) FROM pragma_table_info('%q') WHERE name LIKE "
-                                     "'%%\\_\\_crsql\\_%%' ESCAPE '\\'",
-                                     name),
-                     &n);
-  if (rc != SQLITE_OK) return rc;
-  if (n != 0) {
-    *err = sqlite3_mprintf(
-        "Table %s has a column whose name contains '__crsql_'; such names are reserved for the "
-        "CRDT engine's metadata",
-        name);
-    return SQLITE_ERROR;
-  }
   return SQLITE_OK;
 }
 
