@@ -18,7 +18,7 @@
 //   --keep              keep every scenario file, not only failing ones
 //   --convergence       (reduce) shrink a scenario on which the reference itself
 //                       does not converge, instead of an engine difference
-//   --devices N / --steps N / --skip-tables a,b   passed to the generator
+//   --devices N / --steps N / --skip-tables a,b / --no-pk-changes   passed to the generator
 //
 // Exit status 0 when every scenario matched, 1 on a mismatch, 2 on a setup error.
 import fs from 'fs';
@@ -47,6 +47,7 @@ function parseArgs(argv) {
     else if (a === '--devices') o.genOpts.devices = Number(next());
     else if (a === '--steps') o.genOpts.steps = Number(next());
     else if (a === '--skip-tables') o.genOpts.skipTables = next().split(',');
+    else if (a === '--no-pk-changes') o.genOpts.pkChanges = false;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else if (!o.mode) o.mode = a;
     else o.files.push(a);
@@ -281,6 +282,9 @@ function writeScenario(ctx, name, text) {
 // Checks one scenario. Returns true when it matched. `label` names it in reports.
 async function checkScenario(ctx, rep, label, file, text, { cross = false, expectConverged = false } = {}) {
   rep.checked++;
+  // A scenario may ask for a weaker comparison with a "# compare: state" line.
+  const want = /^# compare: (state|full)\s*$/m.exec(text)?.[1];
+  if (want === 'state' && ctx.compare === 'full') ctx = { ...ctx, compare: 'state' };
   ctx.refError = null;
   const { ref, ours } = await runBoth(ctx, file, text);
   if (ref === null) {
