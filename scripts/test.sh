@@ -33,6 +33,7 @@ fuzz_seconds=${BL_FUZZ_SECONDS:-20}
 skip=" ${BL_SKIP:-} "
 
 summary=()         # one line per stage
+failed_stages=()
 total_pass=0 total_fail=0 total_skip=0
 status=0
 start=$SECONDS
@@ -42,11 +43,12 @@ elapsed() { local s=$((SECONDS - start)); printf '%dm%02ds' $((s / 60)) $((s % 6
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 record() { # record STAGE OK|FAIL TEXT
   summary+=("$(printf '%-9s %-4s %s' "$1" "$2" "$3")")
-  [[ "$2" == OK ]] || status=1
+  [[ "$2" == OK ]] || { status=1; failed_stages+=("$1"); }
 }
 
-# Counts passed / failed / skipped tests from a CTest JUnit file and adds
-# them to the totals; prints "P passed, F failed, S skipped".
+# Counts passed / failed / skipped tests from a CTest JUnit file, adds them
+# to the totals and sets junit_counts to "P passed, F failed, S skipped".
+# (Not called in $(...): the totals must change in this shell.)
 count_junit() {
   local counts
   counts=$(/usr/bin/python3 - "$1" <<'PY'
@@ -69,7 +71,7 @@ PY
 )
   read -r p f s <<<"$counts"
   total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
-  echo "$p passed, $f failed, $s skipped"
+  junit_counts="$p passed, $f failed, $s skipped"
 }
 
 configure_build() { # configure_build DIR cmake-args...  (log in DIR/build.log)
@@ -97,10 +99,9 @@ run_ctest() { # run_ctest STAGE DIR ctest-args...
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 1800 \
     --output-junit "$(pwd)/$junit" "$@"
   local rc=$?
-  local counts
-  counts=$(count_junit "$junit")
-  if [[ $rc -eq 0 ]]; then record "$stage" OK "ctest $dir: $counts"; else
-    record "$stage" FAIL "ctest $dir: $counts"; fi
+  count_junit "$junit"
+  if [[ $rc -eq 0 ]]; then record "$stage" OK "ctest $dir: $junit_counts"; else
+    record "$stage" FAIL "ctest $dir: $junit_counts"; fi
 }
 
 # ------------------------------------------------------------------ 1. deps
@@ -201,7 +202,7 @@ fi
 banner "summary ($(elapsed))"
 printf '%s\n' "${summary[@]}"
 verdict=PASSED
-[[ $status -eq 0 ]] || verdict=FAILED
+[[ $status -eq 0 ]] || verdict="FAILED (${failed_stages[*]})"
 echo
 echo "$total_pass passed, $total_fail failed, $total_skip skipped — $verdict"
 exit $status
