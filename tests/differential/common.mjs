@@ -174,6 +174,14 @@ export function parseScenario(text) {
         cmds.push({ line: lineNo, op, dev: int(toks[1]), args: all.slice(3).map(decodeValue), sql: rest });
         break;
       }
+      case 'query': {
+        const { toks } = splitTokens(line, 3);
+        const nargs = int(toks[2]);
+        const { toks: all, rest } = splitTokens(line, 3 + nargs);
+        if (all.length !== 3 + nargs || rest === '') fail('expected: query <dev> <nargs> <args> <sql>');
+        cmds.push({ line: lineNo, op, dev: int(toks[1]), args: all.slice(3).map(decodeValue), sql: rest });
+        break;
+      }
       case 'sync': {
         const toks = line.split(/\s+/);
         if (toks.length !== 4 || (toks[3] !== 'full' && toks[3] !== 'incr')) fail('expected: sync <from> <to> full|incr');

@@ -177,6 +177,16 @@ export async function runScenario(o, text, opts = {}) {
             log(`L${c.line} d${c.dev}: ${e.message}`);
           }
           break;
+        case 'query':
+          try {
+            for (const r of await api.run(dev(c, c.dev).db, c.sql, c.args))
+              out.push(`query L${c.line} ${r.map(encodeValue).join(' ')}`);
+          } catch (e) {
+            if (!(e instanceof StepError)) throw e;
+            out.push(`error L${c.line} query code=${e.code}`);
+            log(`L${c.line} d${c.dev}: ${e.message}`);
+          }
+          break;
         case 'merge':
           try {
             await api.run(dev(c, c.dev).db,

@@ -623,6 +623,19 @@ static void run_line(char *line, int lineno) {
     int rc = run_sql(devs[d].db, s, args, nargs, NULL, NULL, lineno);
     if (rc != SQLITE_OK) buf_printf(&out, "error L%d exec code=%d\n", lineno, rc);
     for (int k = 0; k < nargs; k++) val_free(&args[k]);
+  } else if (tok_is(t, n, "query")) {
+    n = next_tok(&s, &t);
+    int d = tok_dev(t, n, lineno);
+    n = next_tok(&s, &t);
+    int nargs = tok_int(t, n, lineno);
+    parse_args(&s, args, nargs, lineno);
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) die(lineno, "missing SQL");
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "query L%d", lineno);
+    int rc = run_sql(devs[d].db, s, args, nargs, print_row_cb, prefix, lineno);
+    if (rc != SQLITE_OK) buf_printf(&out, "error L%d query code=%d\n", lineno, rc);
+    for (int k = 0; k < nargs; k++) val_free(&args[k]);
   } else if (tok_is(t, n, "merge")) {
     n = next_tok(&s, &t);
     int d = tok_dev(t, n, lineno);
