@@ -158,14 +158,18 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
   rc = crr_exec(db, sqlite3_str_finish(s), err);
   if (rc != SQLITE_OK) goto done;
 
-  /* UPDATE without a primary-key change: changed columns +1. The version is
-   * taken even when nothing changed, as cr-sqlite does. */
+  /* UPDATE, one trigger (one trigger frame per row): a primary-key change
+   * takes the full rule in C (crsql_after_update); otherwise changed columns
+   * +1 in SQL. The version is taken even when nothing changed, as cr-sqlite
+   * does. */
   s = sqlite3_str_new(db);
   sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" "
-                         "WHEN crsql_internal_sync_bit() = 0 AND NOT %s BEGIN ",
-                      t->name, t->name, pk_changed);
+                         "WHEN crsql_internal_sync_bit() = 0 BEGIN "
+                         "SELECT crsql_after_update('%q', %s, %s%s%s%s%s) WHERE %s; ",
+                      t->name, t->name, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
+                      t->ncol ? ", " : "", col_old, pk_changed);
   if (t->ncol == 0) {
-    sqlite3_str_appendf(s, "SELECT %s; END;", nd);
+    sqlite3_str_appendf(s, "SELECT %s WHERE NOT %s; END;", nd, pk_changed);
   } else {
     sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"", t->name, pks);
     for (int i = 1; i <= t->ncol; i++)
@@ -187,8 +191,9 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
       sqlite3_free(c);
     }
     char *anyc = sqlite3_str_finish(any);
-    sqlite3_str_appendf(s, " WHERE %s > 0 AND (%s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = excluded.\"__crsql_dbv\"",
-                        nd, anyc);
+    sqlite3_str_appendf(s, " WHERE NOT %s AND %s > 0 AND (%s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = "
+                           "excluded.\"__crsql_dbv\"",
+                        pk_changed, nd, anyc);
     sqlite3_free(anyc);
     for (int i = 1; i <= t->ncol; i++) {
       char *v = bl__clock_col_name(t, i, 0), *d = bl__clock_col_name(t, i, 1);
@@ -204,16 +209,6 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
     sqlite3_str_appendall(s, "; END;");
   }
   rc = crr_exec(db, sqlite3_str_finish(s), err);
-  if (rc != SQLITE_OK) goto done;
-
-  /* UPDATE that changes the primary key: the full rule in C. */
-  rc = crr_exec(db,
-                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_pktrig\" AFTER UPDATE ON \"%w\" "
-                                "WHEN crsql_internal_sync_bit() = 0 AND %s BEGIN "
-                                "VALUES (crsql_after_update('%q', %s, %s%s%s%s%s)); END;",
-                                t->name, t->name, pk_changed, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
-                                t->ncol ? ", " : "", col_old),
-                err);
   if (rc != SQLITE_OK) goto done;
 
   /* DELETE: sentinel to the next length (2 when absent), columns dropped. */
