@@ -189,7 +189,7 @@ static void dump_table(sqlite3 *db, const char *name, ct_buf *out) {
     buf_str(out, "(unreadable)\n");
   }
   sqlite3_finalize(st);
-  qsort(lines, nl, sizeof *lines, cmp_str);
+  if (nl) qsort(lines, nl, sizeof *lines, cmp_str);
   for (size_t i = 0; i < nl; i++) {
     buf_str(out, lines[i]);
     buf_str(out, "\n");
