@@ -18,7 +18,8 @@
 //   --keep              keep every scenario file, not only failing ones
 //   --convergence       (reduce) shrink a scenario on which the reference itself
 //                       does not converge, instead of an engine difference
-//   --devices N / --steps N / --skip-tables a,b / --no-pk-changes   passed to the generator
+//   --devices N / --steps N / --skip-tables a,b / --no-pk-changes / --no-alter
+//                       passed to the generator
 //
 // Exit status 0 when every scenario matched, 1 on a mismatch, 2 on a setup error.
 import fs from 'fs';
@@ -48,6 +49,7 @@ function parseArgs(argv) {
     else if (a === '--steps') o.genOpts.steps = Number(next());
     else if (a === '--skip-tables') o.genOpts.skipTables = next().split(',');
     else if (a === '--no-pk-changes') o.genOpts.pkChanges = false;
+    else if (a === '--no-alter') o.genOpts.alter = false;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else if (!o.mode) o.mode = a;
     else o.files.push(a);

@@ -1,6 +1,6 @@
 // gen.mjs — deterministic generator of differential scenarios.
 //
-//   node gen.mjs random <seed> [--devices N] [--steps N] [--skip-tables a,b] [--no-pk-changes]
+//   node gen.mjs random <seed> [--devices N] [--steps N] [--skip-tables a,b] [--no-pk-changes] [--no-alter]
 //   node gen.mjs pack                                       the pk packing scenario
 //
 // The same seed gives the same scenario on every machine (own PRNG, integer
@@ -312,12 +312,14 @@ export function generateRandom(seed, opts = {}) {
   const pkChanges = opts.pkChanges ?? rng.chance(0.5);
   const prof = { pkChanges, incremental: !pkChanges };
   const b = new Builder();
-  b.comment(`differential scenario: gen.mjs random ${seed}${opts.devices ? ' --devices ' + opts.devices : ''}${opts.steps ? ' --steps ' + opts.steps : ''}${opts.pkChanges === false ? ' --no-pk-changes' : ''}`);
+  b.comment(`differential scenario: gen.mjs random ${seed}${opts.devices ? ' --devices ' + opts.devices : ''}${opts.steps ? ' --steps ' + opts.steps : ''}${opts.pkChanges === false ? ' --no-pk-changes' : ''}${opts.alter === false ? ' --no-alter' : ''}`);
   b.comment(`profile: ${pkChanges ? 'primary key changes, full syncs only' : 'no primary key changes, full and incremental syncs'}`);
   for (let d = 0; d < ndev; d++) b.raw(`device ${d} ${siteHex(rng)}`);
   const ntab = rng.range(1, 3);
   const pool = TABLES.filter((t) => !(opts.skipTables ?? []).includes(t.name));
-  const tabs = rng.shuffle(pool.slice()).slice(0, ntab);
+  const tabs = rng.shuffle(pool.slice()).slice(0, ntab).map((t) => ({ ...t, cols: t.cols.slice() }));
+  // Sometimes a schema change mid-scenario, on every device at once.
+  const alterAt = opts.alter === false ? -1 : rng.chance(0.15) ? rng.int(steps) : -1;
   for (const t of tabs) {
     b.raw(`schema ${t.ddl}`);
     b.raw(`schema SELECT crsql_as_crr('${t.name}')`);
@@ -326,6 +328,21 @@ export function generateRandom(seed, opts = {}) {
   const keys = new Map(tabs.map((t) => [t, t.pks.map(([, kind]) => keyPool(rng, kind, rng.range(3, 7)))]));
   let sinceCheck = 0;
   for (let s = 0; s < steps; s++) {
+    if (s === alterAt) {
+      const t = rng.pick(tabs);
+      b.raw(`schema SELECT crsql_begin_alter('${t.name}')`);
+      if (t.cols.length >= 2 && rng.chance(0.3)) {
+        const [n] = t.cols.splice(rng.int(t.cols.length), 1)[0];
+        b.raw(`schema ALTER TABLE ${q(t.name)} DROP COLUMN ${q(n)}`);
+      } else {
+        const [decl, kind] = rng.pick([['INTEGER DEFAULT 0', 'int'], ['TEXT', 'text'], ["DEFAULT 'x\u00e9'", 'any'],
+          ['REAL NOT NULL DEFAULT 1.5', 'real'], ['BLOB', 'blob'], ['INTEGER NOT NULL DEFAULT -9223372036854775808', 'int']]);
+        const n = `added${s}`;
+        b.raw(`schema ALTER TABLE ${q(t.name)} ADD COLUMN ${q(n)} ${decl}`);
+        t.cols.push([n, kind]);
+      }
+      b.raw(`schema SELECT crsql_commit_alter('${t.name}')`);
+    }
     const r = rng.int(100);
     if (r < 22) {
       const from = rng.int(ndev);
@@ -451,6 +468,7 @@ function main() {
     else if (argv[i] === '--steps') opts.steps = Number(argv[++i]);
     else if (argv[i] === '--skip-tables') opts.skipTables = argv[++i].split(',');
     else if (argv[i] === '--no-pk-changes') opts.pkChanges = false;
+    else if (argv[i] === '--no-alter') opts.alter = false;
     else pos.push(argv[i]);
   }
   if (pos[0] === 'random' && pos[1] !== undefined) process.stdout.write(generateRandom(Number(pos[1]), opts));
