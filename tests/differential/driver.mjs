@@ -73,18 +73,24 @@ function parseSeeds(s) {
 }
 
 // ------------------------------------------------------------------ running
+const RUNNER_TIMEOUT_MS = 120000;
+
 function runOurs(runner, file) {
   return new Promise((resolve) => {
     const p = spawn(runner, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [], err = [];
+    const timer = setTimeout(() => {
+      err.push(Buffer.from(`run_scenario: killed after ${RUNNER_TIMEOUT_MS / 1000} s\n`));
+      p.kill('SIGKILL');
+    }, RUNNER_TIMEOUT_MS);
     p.stdout.on('data', (d) => out.push(d));
     p.stderr.on('data', (d) => err.push(d));
-    p.on('close', (code, signal) => resolve({
+    p.on('close', (code, signal) => clearTimeout(timer) || resolve({
       out: Buffer.concat(out).toString('utf8'),
       err: Buffer.concat(err).toString('utf8'),
       code, signal,
     }));
-    p.on('error', (e) => resolve({ out: '', err: String(e), code: -1, signal: null }));
+    p.on('error', (e) => { clearTimeout(timer); resolve({ out: '', err: String(e), code: -1, signal: null }); });
   });
 }
 
