@@ -71,7 +71,8 @@ static struct {
   int quiet;
   const char *extension; /* load this extension instead of bl_crdt_register */
   const char *engine_name;
-} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL};
+  int floor;
+} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0};
 
 static char tmpdir[2048]; /* database files live here ("" for none) */
 static int own_tmpdir;
@@ -284,11 +285,14 @@ static sqlite3_int64 db_bytes(sqlite3 *db) {
 }
 
 /* ------------------------------------------------------------------ phases */
+
+/* The statement of the stmt-mode insert (--floor also times OR REPLACE). */
+static const char *insert_sql = "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)";
 /* Each timed phase is its own non-inlined function so a profiler's call
  * graph separates them (perf report --children). */
 
 static NOINLINE double phase_insert_stmt(sqlite3 *db, int text_pk) {
-  sqlite3_stmt *st = prepare(db, "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)");
+  sqlite3_stmt *st = prepare(db, insert_sql);
   t_start();
   exec(db, "BEGIN");
   for (long i = 0; i < opt.rows; i++) {
@@ -464,6 +468,8 @@ static NOINLINE double phase_merge_sql(sqlite3 *db) {
 
 /* ------------------------------------------------------------------ runs */
 
+static double minf(double a, double b) { return a < b ? a : b; }
+
 typedef struct {
   const char *shape, *storage, *mode;
   double plain_insert, crr_insert, plain_update, crr_update, merge; /* best seconds */
@@ -483,7 +489,6 @@ static void checksum(sqlite3 *db, char *out, size_t n) {
   sqlite3_finalize(st);
 }
 
-static double minf(double a, double b) { return a < b ? a : b; }
 
 /* The plain and CRR runs of a phase go through different frames so that a
  * profile (perf report --children, bench/profile.sh) tells them apart. */
@@ -566,6 +571,80 @@ static void run_config(const shape_t *shape, int file, int sql_mode, result_t *r
     free_changes();
   }
   res->rss_kib = peak_rss_kib();
+}
+
+/* ------------------------------------------------------------------ floor */
+/* --floor: what a trigger-based design costs before it does any work of its
+ * own, on plain SQLite (no engine), same rows and loops as the stmt figures.
+ * A table with an AFTER trigger makes every INSERT/UPDATE a "multi-write"
+ * statement, so inside a transaction SQLite opens a statement journal for it
+ * and copies each page it first touches; INSERT OR REPLACE cannot abort and
+ * needs none, which separates the two costs. The side tables are written
+ * with upserts, as the engine's triggers do: in a trigger, `WHERE k = NEW.id`
+ * on an untyped key column cannot use its index (NEW.id carries the INTEGER
+ * affinity of t.id, the key column has none) and scans the table. */
+typedef struct {
+  const char *name;
+  const char *ddl;     /* run after CREATE TABLE t; NULL: plain */
+  const char *insert;  /* insert statement */
+} floor_t;
+
+static const floor_t FLOORS[] = {
+    {"plain", NULL, "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)"},
+    {"AFTER trigger, body SELECT 1",
+     "CREATE TRIGGER ti AFTER INSERT ON t BEGIN SELECT 1; END;"
+     "CREATE TRIGGER tu AFTER UPDATE ON t BEGIN SELECT 1; END;",
+     "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)"},
+    {"same, statement is INSERT OR REPLACE (no stmt journal)",
+     "CREATE TRIGGER ti AFTER INSERT ON t BEGIN SELECT 1; END;",
+     "INSERT OR REPLACE INTO t (id, a, b, c) VALUES (?, ?, ?, ?)"},
+    {"trigger writes 1 narrow row (rowid side table)",
+     "CREATE TABLE s (k INTEGER PRIMARY KEY, v INTEGER);"
+     "CREATE TRIGGER ti AFTER INSERT ON t BEGIN INSERT INTO s (k, v) VALUES (NEW.rowid, 1); END;"
+     "CREATE TRIGGER tu AFTER UPDATE ON t BEGIN INSERT INTO s (k, v) VALUES (NEW.rowid, 1) "
+     "ON CONFLICT DO UPDATE SET v = v + 1; END;",
+     "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)"},
+    {"trigger writes 1 row keyed by pk (WITHOUT ROWID side table)",
+     "CREATE TABLE s (k PRIMARY KEY, v INTEGER) WITHOUT ROWID;"
+     "CREATE TRIGGER ti AFTER INSERT ON t BEGIN INSERT INTO s (k, v) VALUES (NEW.id, 1); END;"
+     "CREATE TRIGGER tu AFTER UPDATE ON t BEGIN INSERT INTO s (k, v) VALUES (NEW.id, 1) "
+     "ON CONFLICT DO UPDATE SET v = v + 1; END;",
+     "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)"},
+    {"same + index on v (like a db_version index)",
+     "CREATE TABLE s (k PRIMARY KEY, v INTEGER) WITHOUT ROWID; CREATE INDEX sv ON s (v);"
+     "CREATE TRIGGER ti AFTER INSERT ON t BEGIN INSERT INTO s (k, v) VALUES (NEW.id, 1); END;"
+     "CREATE TRIGGER tu AFTER UPDATE ON t BEGIN INSERT INTO s (k, v) VALUES (NEW.id, 1) "
+     "ON CONFLICT DO UPDATE SET v = v + 1; END;",
+     "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)"},
+};
+#define NFLOORS (int)(sizeof FLOORS / sizeof FLOORS[0])
+
+static void run_floor(const shape_t *shape, int file) {
+  int text_pk = shape == &SHAPES[1];
+  double ins[NFLOORS], upd[NFLOORS];
+  for (int k = 0; k < NFLOORS; k++) ins[k] = upd[k] = 1e300;
+  for (int r = 0; r < opt.repeat; r++) {
+    progress("  floor %s-pk %s run %d/%d\n", shape->name, file ? "file" : "memory", r + 1,
+             opt.repeat);
+    for (int k = 0; k < NFLOORS; k++) {
+      sqlite3 *db = open_db(file, "plain", 0, shape);
+      if (FLOORS[k].ddl) exec(db, FLOORS[k].ddl);
+      insert_sql = FLOORS[k].insert;
+      ins[k] = minf(ins[k], on_plain(phase_insert_stmt, db, text_pk));
+      upd[k] = minf(upd[k], on_plain(phase_update_stmt, db, text_pk));
+      close_db(db, 0);
+    }
+  }
+  insert_sql = FLOORS[0].insert;
+  printf("\nfloor: %s pk, %s, stmt loop, %ld rows, best of %d (plain SQLite, no engine)\n",
+         shape->name, file ? "file (WAL, synchronous=NORMAL)" : ":memory:", opt.rows, opt.repeat);
+  printf("  %-62s %14s %14s\n", "variant", "insert", "update");
+  for (int k = 0; k < NFLOORS; k++) {
+    if (k == 2) /* OR REPLACE: the update is the same as the row above */
+      printf("  %-62s %13.2fx %14s\n", FLOORS[k].name, ins[k] / ins[0], "-");
+    else
+      printf("  %-62s %13.2fx %13.2fx\n", FLOORS[k].name, ins[k] / ins[0], upd[k] / upd[0]);
+  }
 }
 
 /* ------------------------------------------------------------------ output */
@@ -686,6 +765,8 @@ static void usage(FILE *f) {
           "  --extension P    benchmark the loadable extension P (e.g. a native crsqlite.so)\n"
           "                   instead of the built-in engine (bl_crdt_register)\n"
           "  --engine-name N  name of the engine in the output\n"
+          "  --floor          instead of the figures, time what triggers alone cost on\n"
+          "                   plain SQLite (the floor of a trigger-based engine)\n"
           "  --quiet          no progress on stderr\n");
 }
 
@@ -716,6 +797,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--json")) opt.json = 1;
     else if (!strcmp(a, "--json-out")) { NEEDV(); opt.json_out = v; }
     else if (!strcmp(a, "--check")) opt.check = 1;
+    else if (!strcmp(a, "--floor")) opt.floor = 1;
     else if (!strcmp(a, "--extension")) { NEEDV(); opt.extension = v; }
     else if (!strcmp(a, "--engine-name")) { NEEDV(); opt.engine_name = v; }
     else if (!strcmp(a, "--quiet")) opt.quiet = 1;
@@ -740,6 +822,17 @@ int main(int argc, char **argv) {
   gen_rows(opt.rows);
   progress("bench_crdt: %ld rows, best of %d, SQLite %s%s%s\n", opt.rows, opt.repeat,
            sqlite3_libversion(), opt.do_file ? ", files in " : "", opt.do_file ? tmpdir : "");
+
+  if (opt.floor) {
+    for (int storage = 0; storage < 2; storage++) {
+      if (storage == 0 ? !opt.do_file : !opt.do_mem) continue;
+      for (int sh = 0; sh < 2; sh++)
+        if (sh == 0 ? opt.do_int : opt.do_text) run_floor(&SHAPES[sh], storage == 0);
+    }
+    cleanup_files();
+    free(rows);
+    return 0;
+  }
 
   result_t res[8];
   int nres = 0;

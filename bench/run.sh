@@ -34,6 +34,8 @@ cmake --build "$build" -j2 --target bench_crdt >/dev/null
 mkdir -p "$out"
 
 echo "== machine"
+date -u '+%Y-%m-%d %H:%M UTC'
+echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ modified)')"
 uname -a
 lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)|L2 cache|L3 cache)' || true
 echo
