@@ -184,7 +184,11 @@ export function parseScenario(text) {
       }
       case 'sync': {
         const toks = line.split(/\s+/);
-        if (toks.length !== 4 || (toks[3] !== 'full' && toks[3] !== 'incr')) fail('expected: sync <from> <to> full|incr');
+        if (toks[3] === 'range' && toks.length === 6) {
+          cmds.push({ line: lineNo, op, from: int(toks[1]), to: int(toks[2]), mode: 'range', lo: BigInt(int(toks[4])), hi: BigInt(int(toks[5])) });
+          break;
+        }
+        if (toks.length !== 4 || (toks[3] !== 'full' && toks[3] !== 'incr')) fail('expected: sync <from> <to> full|incr|range <lo> <hi>');
         cmds.push({ line: lineNo, op, from: int(toks[1]), to: int(toks[2]), mode: toks[3] });
         break;
       }

@@ -348,7 +348,13 @@ export function generateRandom(seed, opts = {}) {
       const from = rng.int(ndev);
       let to = rng.int(ndev - 1);
       if (to >= from) to++;
-      b.raw(`sync ${from} ${to} ${prof.incremental && rng.chance(0.5) ? 'incr' : 'full'}`);
+      if (prof.incremental && rng.chance(0.15)) {
+        // A window of db_versions: changes arrive out of order.
+        const lo = rng.int(2 * s + 2);
+        b.raw(`sync ${from} ${to} range ${lo} ${lo + rng.range(0, 8)}`);
+      } else {
+        b.raw(`sync ${from} ${to} ${prof.incremental && rng.chance(0.5) ? 'incr' : 'full'}`);
+      }
     } else if (r < 34) {
       // A multi-statement transaction, sometimes rolled back, sometimes with a savepoint.
       const dev = rng.int(ndev);

@@ -205,6 +205,10 @@ export async function runScenario(o, text, opts = {}) {
           try {
             if (c.mode === 'full') {
               rows = await api.run(from.db, 'SELECT "table", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes WHERE db_version > 0');
+            } else if (c.mode === 'range') {
+              rows = await api.run(from.db,
+                'SELECT "table", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes WHERE db_version > ? AND db_version <= ?',
+                [{ type: 'i', v: c.lo }, { type: 'i', v: c.hi }]);
             } else {
               rows = await api.run(from.db,
                 'SELECT "table", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes WHERE db_version > ? AND site_id IS NOT ?',
@@ -223,6 +227,7 @@ export async function runScenario(o, text, opts = {}) {
                 'INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
                 r, false);
             await api.run(to.db, 'COMMIT');
+            if (c.mode !== 'incr') break;
             let wm = watermark.get(key) ?? 0n;
             for (const r of rows) if (r[5].type === 'i' && r[5].v > wm) wm = r[5].v;
             watermark.set(key, wm);

@@ -427,13 +427,19 @@ static const char *MERGE_SQL =
     "INSERT INTO crsql_changes (\"table\", pk, cid, val, col_version, db_version, site_id, cl, "
     "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-static void cmd_sync(int line, int from, int to, int incr) {
+/* mode: 0 full, 1 incremental, 2 range (lo, hi]. */
+static void cmd_sync(int line, int from, int to, int incr, sqlite3_int64 lo, sqlite3_int64 hi) {
   changes_t c = {0};
   char sql[256];
   int rc;
-  if (!incr) {
+  if (incr == 0) {
     snprintf(sql, sizeof sql, "SELECT %s FROM crsql_changes WHERE db_version > 0", CHANGES_COLS);
     rc = run_sql(devs[from].db, sql, NULL, 0, collect_cb, &c, line);
+  } else if (incr == 2) {
+    val_t a[2] = {{.type = 'i', .i = lo}, {.type = 'i', .i = hi}};
+    snprintf(sql, sizeof sql, "SELECT %s FROM crsql_changes WHERE db_version > ? AND db_version <= ?",
+             CHANGES_COLS);
+    rc = run_sql(devs[from].db, sql, a, 2, collect_cb, &c, line);
   } else {
     val_t a[2] = {{.type = 'i', .i = watermark[from][to]},
                   {.type = 'b', .p = devs[to].site, .n = 16}};
@@ -453,7 +459,7 @@ static void cmd_sync(int line, int from, int to, int incr) {
     if (rc != SQLITE_OK) {
       buf_printf(&out, "error L%d sync code=%d\n", line, rc);
       if (!sqlite3_get_autocommit(db)) run_sql(db, "ROLLBACK", NULL, 0, NULL, NULL, line);
-    } else {
+    } else if (incr == 1) {
       sqlite3_int64 wm = watermark[from][to];
       for (int k = 0; k < c.n; k++)
         if (c.rows[k].v[5].type == 'i' && c.rows[k].v[5].i > wm) wm = c.rows[k].v[5].i;
@@ -650,14 +656,23 @@ static void run_line(char *line, int lineno) {
     n = next_tok(&s, &t);
     int to = tok_dev(t, n, lineno);
     n = next_tok(&s, &t);
-    int incr;
-    if (tok_is(t, n, "full"))
+    int incr = 0;
+    sqlite3_int64 lo = 0, hi = 0;
+    if (tok_is(t, n, "full")) {
       incr = 0;
-    else if (tok_is(t, n, "incr"))
+    } else if (tok_is(t, n, "incr")) {
       incr = 1;
-    else
-      die(lineno, "expected full or incr");
-    cmd_sync(lineno, from, to, incr);
+    } else if (tok_is(t, n, "range")) {
+      incr = 2;
+      n = next_tok(&s, &t);
+      lo = tok_int(t, n, lineno);
+      n = next_tok(&s, &t);
+      hi = tok_int(t, n, lineno);
+    } else {
+      die(lineno, "expected full, incr or range <lo> <hi>");
+    }
+    if (next_tok(&s, &t)) die(lineno, "trailing tokens");
+    cmd_sync(lineno, from, to, incr, lo, hi);
   } else if (tok_is(t, n, "check")) {
     cmd_check(lineno);
   } else if (tok_is(t, n, "changes")) {
