@@ -72,7 +72,9 @@ static struct {
   const char *extension; /* load this extension instead of bl_crdt_register */
   const char *engine_name;
   int floor;
-} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0};
+  const char *pragmas[8]; /* --pragma, run on every connection */
+  int npragmas;
+} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0, {NULL}, 0};
 
 static char tmpdir[2048]; /* database files live here ("" for none) */
 static int own_tmpdir;
@@ -258,6 +260,11 @@ static sqlite3 *open_db(int file, const char *name, int crr, const shape_t *shap
   if (opt.cache_kib > 0) {
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", opt.cache_kib);
+    exec(db, sql);
+  }
+  for (int k = 0; k < opt.npragmas; k++) {
+    char sql[512];
+    snprintf(sql, sizeof sql, "PRAGMA %s", opt.pragmas[k]);
     exec(db, sql);
   }
   if (crr && opt.extension) {
@@ -670,6 +677,7 @@ static void print_table(const result_t *res, int nres) {
          sqlite3_libversion(), opt.rows, opt.repeat);
   printf("file: WAL, synchronous=NORMAL; memory: :memory:; cache_size: %s\n",
          opt.cache_kib ? "custom" : "SQLite default (2 MiB)");
+  for (int k = 0; k < opt.npragmas; k++) printf("every connection: PRAGMA %s\n", opt.pragmas[k]);
   printf("stmt: prepared statement per row; sql: one set-based statement\n\n");
   printf("%-6s %-6s %-4s %-8s %18s %18s %8s %8s  %-6s %s\n", "pk", "store", "mode", "figure",
          "plain", "CRR", "ratio", "target", "result", "(ratio by CPU time)");
@@ -758,6 +766,8 @@ static void usage(FILE *f) {
           "  --shape S        int, text or all (default all)\n"
           "  --mode M         stmt, sql or all (default all)\n"
           "  --cache-kib K    PRAGMA cache_size=-K on every connection (default: SQLite's)\n"
+          "  --pragma P       run PRAGMA P on every connection (plain and CRR alike),\n"
+          "                   e.g. --pragma temp_store=MEMORY; repeatable\n"
           "  --dir D          directory for the database files (default: a new temp dir)\n"
           "  --json           print JSON instead of the table\n"
           "  --json-out F     also write the JSON to file F\n"
@@ -798,6 +808,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--json-out")) { NEEDV(); opt.json_out = v; }
     else if (!strcmp(a, "--check")) opt.check = 1;
     else if (!strcmp(a, "--floor")) opt.floor = 1;
+    else if (!strcmp(a, "--pragma")) {
+      NEEDV();
+      if (opt.npragmas == 8) die("too many --pragma");
+      opt.pragmas[opt.npragmas++] = v;
+    }
     else if (!strcmp(a, "--extension")) { NEEDV(); opt.extension = v; }
     else if (!strcmp(a, "--engine-name")) { NEEDV(); opt.engine_name = v; }
     else if (!strcmp(a, "--quiet")) opt.quiet = 1;

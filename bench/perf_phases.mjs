@@ -15,8 +15,10 @@ import readline from 'node:readline';
 const args = process.argv.slice(2);
 let top = 25;
 let engineSyms = new Set();
+const callees = []; // --callees F: break F's inclusive time down by the function it called
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--top') top = parseInt(args[++i], 10);
+  else if (args[i] === '--callees') callees.push(args[++i]);
   else if (args[i] === '--engine-syms') {
     engineSyms = new Set(fs.readFileSync(args[++i], 'utf8').split('\n').map((s) => s.trim()).filter(Boolean));
   }
@@ -35,14 +37,22 @@ function phaseOf(frames) {
   return `${side ?? '?'} ${phase}`;
 }
 
-const phases = new Map(); // phase -> { n, self: Map, incl: Map }
+const phases = new Map(); // phase -> { n, self: Map, incl: Map, callees: Map(F -> Map) }
 let total = 0;
 function record(frames) {
   if (!frames.length) return;
   total++;
   const p = phaseOf(frames);
   let ph = phases.get(p);
-  if (!ph) phases.set(p, (ph = { n: 0, self: new Map(), incl: new Map() }));
+  if (!ph) phases.set(p, (ph = { n: 0, self: new Map(), incl: new Map(), callees: new Map() }));
+  for (const F of callees) {
+    const i = frames.findIndex((f) => f.replace(/\.(part|isra|constprop|cold)[.0-9]*$/g, '') === F);
+    if (i < 0) continue;
+    const below = i === 0 ? '(self)' : frames[i - 1];
+    let m = ph.callees.get(F);
+    if (!m) ph.callees.set(F, (m = new Map()));
+    m.set(below, (m.get(below) ?? 0) + 1);
+  }
   ph.n++;
   ph.self.set(frames[0], (ph.self.get(frames[0]) ?? 0) + 1);
   for (const f of new Set(frames)) ph.incl.set(f, (ph.incl.get(f) ?? 0) + 1);
@@ -80,6 +90,11 @@ for (const [name, ph] of order) {
   if (eng.length) {
     console.log('  inclusive, engine functions:');
     for (const [f, n] of eng.slice(0, top)) console.log(`    ${pct(n, ph.n)}  ${f}`);
+  }
+  for (const [F, m] of ph.callees) {
+    const tot = [...m.values()].reduce((a, b) => a + b, 0);
+    console.log(`  ${F}: ${pct(tot, ph.n).trim()} of the phase, by callee:`);
+    for (const [f, n] of [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`    ${pct(n, ph.n)}  ${f}`);
   }
   const sq = [...incl.entries()].filter(([f]) => !engineSyms.has(f) && !SKIP.test(f) && SQLITE_KEY.test(f))
     .sort((a, b) => b[1] - a[1]);

@@ -10,14 +10,23 @@
 # functions have names in the profile; otherwise the system libsqlite3 is
 # used and its internals show as [libsqlite3.so...].
 #
-# usage: bench/profile.sh [bench_crdt args...]
+# usage: bench/profile.sh [--callgrind] [bench_crdt args...]
 #   default args: --rows 50000 --repeat 1 --storage memory --mode stmt
+#   --callgrind: instead of perf, count instructions per row of each phase
+#   with valgrind (noise-free on a loaded machine); default args then
+#   --rows 10000 --repeat 1 --storage memory --mode stmt --shape int
 set -euo pipefail
+
+use_callgrind=0
+if [ "${1:-}" = "--callgrind" ]; then use_callgrind=1; shift; fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/build-bench/profile"
 mkdir -p "$out"
-[ $# -gt 0 ] || set -- --rows 50000 --repeat 1 --storage memory --mode stmt
+if [ $# -eq 0 ]; then
+  if [ "$use_callgrind" = 1 ]; then set -- --rows 10000 --repeat 1 --storage memory --mode stmt --shape int
+  else set -- --rows 50000 --repeat 1 --storage memory --mode stmt; fi
+fi
 
 srcs=()
 for f in "$root"/src/crdt/*.c; do
@@ -49,7 +58,12 @@ for f in "${srcs[@]}"; do
 done
 rm -f "$out/tmp.o"
 
-if command -v perf >/dev/null 2>&1; then
+if [ "$use_callgrind" = 1 ]; then
+  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" "$out/bench_prof" --quiet "$@" \
+    --json-out "$out/bench.json" > "$out/bench.txt" 2> "$out/valgrind.log"
+  node "$root/bench/callgrind_phases.mjs" "$out/callgrind.out" "$out/bench.json" | tee "$out/instructions.txt"
+  echo "details: callgrind_annotate --inclusive=yes $out/callgrind.out" >&2
+elif command -v perf >/dev/null 2>&1; then
   perf record -q -o "$out/perf.data" -F 4000 -g -- "$out/bench_prof" --quiet "$@" > "$out/bench.txt"
   perf script -i "$out/perf.data" 2>/dev/null |
     node "$root/bench/perf_phases.mjs" --engine-syms "$out/engine-syms.txt" --top 20 | tee "$out/phases.txt"
