@@ -220,14 +220,16 @@ export async function runScenario(o, text, opts = {}) {
             log(`L${c.line}: ${e.message}`);
             break;
           }
+          // Into a device inside an open transaction: merge within it.
+          const own = sqlite3.get_autocommit(to.db) !== 0;
           try {
-            await api.run(to.db, 'BEGIN');
+            if (own) await api.run(to.db, 'BEGIN');
             for (const r of rows)
               await api.run(to.db,
                 'INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
                 r, false);
-            await api.run(to.db, 'COMMIT');
-            if (c.mode !== 'incr') break;
+            if (own) await api.run(to.db, 'COMMIT');
+            if (c.mode !== 'incr' || !own) break;
             let wm = watermark.get(key) ?? 0n;
             for (const r of rows) if (r[5].type === 'i' && r[5].v > wm) wm = r[5].v;
             watermark.set(key, wm);
@@ -235,7 +237,7 @@ export async function runScenario(o, text, opts = {}) {
             if (!(e instanceof StepError)) throw e;
             out.push(`error L${c.line} sync code=${e.code}`);
             log(`L${c.line}: ${e.message}`);
-            try { await api.run(to.db, 'ROLLBACK'); } catch { /* no transaction */ }
+            if (own) try { await api.run(to.db, 'ROLLBACK'); } catch { /* no transaction */ }
           }
           break;
         }

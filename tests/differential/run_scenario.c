@@ -452,14 +452,16 @@ static void cmd_sync(int line, int from, int to, int incr, sqlite3_int64 lo, sql
     buf_printf(&out, "error L%d sync-read code=%d\n", line, rc);
   } else {
     sqlite3 *db = devs[to].db;
-    rc = run_sql(db, "BEGIN", NULL, 0, NULL, NULL, line);
+    /* Into a device inside an open transaction: merge within it. */
+    int own = sqlite3_get_autocommit(db) != 0;
+    rc = own ? run_sql(db, "BEGIN", NULL, 0, NULL, NULL, line) : SQLITE_OK;
     for (int k = 0; rc == SQLITE_OK && k < c.n; k++)
       rc = run_sql(db, MERGE_SQL, c.rows[k].v, 9, NULL, NULL, line);
-    if (rc == SQLITE_OK) rc = run_sql(db, "COMMIT", NULL, 0, NULL, NULL, line);
+    if (rc == SQLITE_OK && own) rc = run_sql(db, "COMMIT", NULL, 0, NULL, NULL, line);
     if (rc != SQLITE_OK) {
       buf_printf(&out, "error L%d sync code=%d\n", line, rc);
-      if (!sqlite3_get_autocommit(db)) run_sql(db, "ROLLBACK", NULL, 0, NULL, NULL, line);
-    } else if (incr == 1) {
+      if (own && !sqlite3_get_autocommit(db)) run_sql(db, "ROLLBACK", NULL, 0, NULL, NULL, line);
+    } else if (incr == 1 && own) {
       sqlite3_int64 wm = watermark[from][to];
       for (int k = 0; k < c.n; k++)
         if (c.rows[k].v[5].type == 'i' && c.rows[k].v[5].i > wm) wm = c.rows[k].v[5].i;
