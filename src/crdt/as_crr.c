@@ -271,12 +271,19 @@ static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, cha
   for (int i = 0; rc == SQLITE_OK && i < t->ncol; i++) {
     sqlite3_stmt *stmt = NULL;
     char *dflt = NULL;
-    rc = sqlite3_prepare_v2(db, "SELECT dflt_value FROM pragma_table_info(?) WHERE name = ?", -1, &stmt, NULL);
+    rc = sqlite3_prepare_v2(db, "SELECT dflt_value, \"notnull\" FROM pragma_table_info(?) WHERE name = ?", -1,
+                            &stmt, NULL);
     if (rc != SQLITE_OK) break;
     sqlite3_bind_text(stmt, 1, t->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, t->cols[i].name, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
-      dflt = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(stmt, 0));
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      /* A nullable column without a DEFAULT defaults to NULL, as cr-sqlite
+       * reasons: NULLs need no backfill either. */
+      if (sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+        dflt = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(stmt, 0));
+      else if (sqlite3_column_int(stmt, 1) == 0)
+        dflt = sqlite3_mprintf("NULL");
+    }
     sqlite3_finalize(stmt);
     char *v = bl__clock_col_name(t, i + 1, 0), *d = bl__clock_col_name(t, i + 1, 1);
     char *st = bl__clock_col_name(t, i + 1, 2), *q = bl__clock_col_name(t, i + 1, 3);
@@ -380,7 +387,14 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
   sqlite3_stmt *stmt = NULL;
   char *clock = sqlite3_mprintf("%s__crsql_clock", t->name);
   if (!clock) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", -1, &stmt, NULL);
+  /* The clock's key: its INTEGER PRIMARY KEY, or the columns of its UNIQUE
+   * constraint (see crr_clock_ddl). */
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT name, type FROM pragma_table_info(?1) WHERE pk > 0 "
+                          "UNION ALL SELECT ii.name, 'unique' FROM pragma_index_list(?1) AS il, "
+                          "pragma_index_info(il.name) AS ii WHERE il.origin = 'u' AND il.\"unique\" = 1 "
+                          "AND NOT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE pk > 0)",
+                          -1, &stmt, NULL);
   int same_pk = 1, n = 0, clock_rowid = 0;
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(stmt, 1, clock, -1, SQLITE_STATIC);

@@ -168,7 +168,7 @@ static int ch_parse_idx(const char *idx, ch_cons *cons, int max, int *ncons, con
 }
 
 /* Appends one SELECT producing the changes of entry `e` of table t. */
-static void ch_append_entry_select(sqlite3_str *s, const bl_table *t, int e, const ch_cons *cons,
+static void ch_append_entry_select(sqlite3_str *s, const bl_table *t, int ti, int e, const ch_cons *cons,
                                    int ncons) {
   char *v = bl__clock_col_name(t, e, 0), *dbv = bl__clock_col_name(t, e, 1);
   char *site = bl__clock_col_name(t, e, 2), *seq = bl__clock_col_name(t, e, 3);
@@ -184,8 +184,9 @@ static void ch_append_entry_select(sqlite3_str *s, const bl_table *t, int e, con
   }
   sqlite3_str_appendf(s,
                       "c.%s AS col_version, c.%s AS db_version, s.site_id AS site_id, "
-                      "COALESCE(c.\"__crsql_cl\", 1) AS cl, c.%s AS seq FROM \"%w__crsql_clock\" AS c ",
-                      v, dbv, seq, t->name);
+                      "COALESCE(c.\"__crsql_cl\", 1) AS cl, c.%s AS seq, %d AS _ti, c.rowid AS _key "
+                      "FROM \"%w__crsql_clock\" AS c ",
+                      v, dbv, seq, ti, t->name);
   if (e != 0) {
     sqlite3_str_appendf(s, "LEFT JOIN \"%w\" AS b ON ", t->name);
     for (int i = 0; i < t->npk; i++)
@@ -219,7 +220,7 @@ static char *ch_build_query(bl_crdt *st, const ch_cons *cons, int ncons, const c
     for (int e = 0; e <= st->tables[i]->ncol; e++) {
       if (!first) sqlite3_str_appendall(s, " UNION ALL ");
       first = 0;
-      ch_append_entry_select(s, st->tables[i], e, cons, ncons);
+      ch_append_entry_select(s, st->tables[i], i, e, cons, ncons);
     }
   }
   sqlite3_str_appendall(s, ")");
@@ -228,7 +229,9 @@ static char *ch_build_query(bl_crdt *st, const ch_cons *cons, int ncons, const c
     if (cons[i].param) sqlite3_str_appendf(s, " ?%d", cons[i].param);
   }
   if (!*order) {
-    sqlite3_str_appendall(s, " ORDER BY db_version, seq");
+    /* Ties (equal db_version and seq) resolve as cr-sqlite's scan order
+     * does: table creation order, then row key, then column name. */
+    sqlite3_str_appendall(s, " ORDER BY db_version, seq, _ti, _key, cid");
   } else {
     sqlite3_str_appendall(s, " ORDER BY ");
     const char *p = order;

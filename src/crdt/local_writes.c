@@ -157,21 +157,17 @@ void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = bl__clock_load_values(db, t, old_pks, old);
     if (rc == SQLITE_OK) {
       lw_mark_deleted(&lw, &old->e[0]);
-      lw_mark_created(&lw, &c->e[0]);
-      /* Column entries move to the new key, replacing what was there.
-       * Deliberate difference from cr-sqlite 0.16, which keeps their old
-       * db_version and site: a peer that syncs with a db_version cursor (as
-       * backless does, pushing only this site's changes) would then never
-       * receive them and end with default values under the new key. The
-       * move is a local write, so the entries get this transaction's
-       * db_version and this site; col_version and seq are kept. */
+      /* Column entries move to the new key unchanged (db_version, site and
+       * seq kept), replacing what was there — exactly as cr-sqlite 0.16.
+       * A peer that syncs with a db_version cursor therefore does not see
+       * them as new; the backless sync engine compensates by sending whole
+       * rows for keys created in a push (see docs/CRDT.md). */
       for (int i = 1; i <= t->ncol; i++) {
         if (!old->e[i].present) continue;
         c->e[i] = old->e[i];
-        c->e[i].dbv = lw.dbv;
-        c->e[i].site = 0; /* seq kept: no seq is consumed, as in cr-sqlite */
         memset(&old->e[i], 0, sizeof old->e[i]);
       }
+      lw_mark_created(&lw, &c->e[0]);
       rc = bl__clock_store_values(db, t, old_pks, old);
     }
   }

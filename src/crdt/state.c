@@ -80,15 +80,26 @@ static int state_bootstrap(bl_crdt *st, char **err) {
     goto fail_msg;
   }
 
-  rc = sqlite3_prepare_v2(db,
-                          "INSERT OR REPLACE INTO crsql_master VALUES ('crsqlite_version', ?)", -1,
+  /* Record the version only when it is missing or older: a read-only
+   * database whose metadata exists must still load, and even an INSERT that
+   * inserts nothing needs a write transaction. */
+  rc = sqlite3_prepare_v2(db, "SELECT 1 FROM crsql_master WHERE key = 'crsqlite_version' AND value >= ?", -1,
                           &stmt, NULL);
   if (rc != SQLITE_OK) goto fail_msg;
   sqlite3_bind_int(stmt, 1, BL_CRSQLITE_VERSION);
-  rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+  int recorded = sqlite3_step(stmt) == SQLITE_ROW;
   sqlite3_finalize(stmt);
   stmt = NULL;
-  if (rc != SQLITE_OK) goto fail_msg;
+  if (!recorded) {
+    rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO crsql_master VALUES ('crsqlite_version', ?)", -1, &stmt,
+                            NULL);
+    if (rc != SQLITE_OK) goto fail_msg;
+    sqlite3_bind_int(stmt, 1, BL_CRSQLITE_VERSION);
+    rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (rc != SQLITE_OK) goto fail_msg;
+  }
 
   rc = sqlite3_prepare_v2(db, "SELECT value FROM crsql_master WHERE key = 'config.merge-equal-values'",
                           -1, &stmt, NULL);
@@ -328,7 +339,7 @@ int bl__tables_refresh(bl_crdt *st, char **err) {
                           "SELECT substr(c.name, 1, length(c.name) - 13) FROM sqlite_master AS c "
                           "WHERE c.type = 'table' AND c.name LIKE '%\\_\\_crsql\\_clock' ESCAPE '\\' "
                           "AND EXISTS (SELECT 1 FROM sqlite_master AS b WHERE b.type = 'table' "
-                          "AND b.name = substr(c.name, 1, length(c.name) - 13)) ORDER BY c.name",
+                          "AND b.name = substr(c.name, 1, length(c.name) - 13)) ORDER BY c.rowid",
                           -1, &stmt, NULL);
   while (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(stmt, 0);

@@ -167,6 +167,21 @@ static int sync_pair(world *w, int from, int to) {
     fprintf(stderr, "  sync %d -> %d failed: %s\n", from, to, ct_last_error());
     return 0;
   }
+  if (!(w->flags & FULL_SYNC)) {
+    /* A primary-key change moves column entries to the new key without a
+     * new db_version (cr-sqlite 0.16 does so), so a cursor-based sync must
+     * also send the whole row of every key created since the cursor. This
+     * is the rule the backless sync engine follows (docs/CRDT.md). */
+    char rows[512];
+    snprintf(rows, sizeof rows,
+             "WHERE db_version <= %lld AND (\"table\", pk) IN (SELECT \"table\", pk FROM crsql_changes "
+             "WHERE db_version > %lld AND cid = '-1' AND cl %% 2 = 1)",
+             (long long)cur, (long long)cur);
+    if (ct_sync(w->dev[from], w->dev[to], rows) < 0) {
+      fprintf(stderr, "  sync %d -> %d (created keys) failed: %s\n", from, to, ct_last_error());
+      return 0;
+    }
+  }
   if (top > w->cursor[to][from]) w->cursor[to][from] = top;
   return 1;
 }
