@@ -72,9 +72,10 @@ static struct {
   const char *extension; /* load this extension instead of bl_crdt_register */
   const char *engine_name;
   int floor;
+  int floor_variant; /* --floor-variant K: only the baseline and variant K */
   const char *pragmas[8]; /* --pragma, run on every connection */
   int npragmas;
-} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0, {NULL}, 0};
+} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0, 0, {NULL}, 0};
 
 static char tmpdir[2048]; /* database files live here ("" for none) */
 static int own_tmpdir;
@@ -515,6 +516,7 @@ static NOINLINE double on_crr(phase_fn f, sqlite3 *db, int text_pk) {
   __asm__ volatile("" ::: "memory");
   return t;
 }
+typedef double (*phase_fn_wrap)(phase_fn, sqlite3 *, int);
 
 static void run_config(const shape_t *shape, int file, int sql_mode, result_t *res) {
   int text_pk = shape == &SHAPES[1];
@@ -634,11 +636,14 @@ static void run_floor(const shape_t *shape, int file) {
     progress("  floor %s-pk %s run %d/%d\n", shape->name, file ? "file" : "memory", r + 1,
              opt.repeat);
     for (int k = 0; k < NFLOORS; k++) {
+      if (opt.floor_variant > 0 && k != 0 && k != opt.floor_variant) continue;
       sqlite3 *db = open_db(file, "plain", 0, shape);
       if (FLOORS[k].ddl) exec(db, FLOORS[k].ddl);
       insert_sql = FLOORS[k].insert;
-      ins[k] = minf(ins[k], on_plain(phase_insert_stmt, db, text_pk));
-      upd[k] = minf(upd[k], on_plain(phase_update_stmt, db, text_pk));
+      /* variants run through on_crr so a profile tells them from the baseline */
+      phase_fn_wrap wrap = k == 0 ? on_plain : on_crr;
+      ins[k] = minf(ins[k], wrap(phase_insert_stmt, db, text_pk));
+      upd[k] = minf(upd[k], wrap(phase_update_stmt, db, text_pk));
       close_db(db, 0);
     }
   }
@@ -647,6 +652,7 @@ static void run_floor(const shape_t *shape, int file) {
          shape->name, file ? "file (WAL, synchronous=NORMAL)" : ":memory:", opt.rows, opt.repeat);
   printf("  %-62s %14s %14s\n", "variant", "insert", "update");
   for (int k = 0; k < NFLOORS; k++) {
+    if (opt.floor_variant > 0 && k != 0 && k != opt.floor_variant) continue;
     if (k == 2) /* OR REPLACE: the update is the same as the row above */
       printf("  %-62s %13.2fx %14s\n", FLOORS[k].name, ins[k] / ins[0], "-");
     else
@@ -777,6 +783,7 @@ static void usage(FILE *f) {
           "  --engine-name N  name of the engine in the output\n"
           "  --floor          instead of the figures, time what triggers alone cost on\n"
           "                   plain SQLite (the floor of a trigger-based engine)\n"
+          "  --floor-variant K  --floor with only the baseline and variant K (1-5)\n"
           "  --quiet          no progress on stderr\n");
 }
 
@@ -808,6 +815,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--json-out")) { NEEDV(); opt.json_out = v; }
     else if (!strcmp(a, "--check")) opt.check = 1;
     else if (!strcmp(a, "--floor")) opt.floor = 1;
+    else if (!strcmp(a, "--floor-variant")) { NEEDV(); opt.floor = 1; opt.floor_variant = atoi(v); }
     else if (!strcmp(a, "--pragma")) {
       NEEDV();
       if (opt.npragmas == 8) die("too many --pragma");

@@ -7,15 +7,21 @@
 // or syscalls' kernel time). Used by bench/profile.sh --callgrind.
 //
 // usage: node bench/callgrind_phases.mjs callgrind.out bench.json
+//        node bench/callgrind_phases.mjs callgrind.out --floor ROWS
+//          (a `bench_crdt --floor-variant K --repeat 1` run: the variant is
+//           reported in the CRR column, the merge line is left out)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
-const [cgFile, jsonFile] = process.argv.slice(2);
+const [cgFile, jsonFile, floorRows] = process.argv.slice(2);
 if (!cgFile || !jsonFile) {
-  console.error('usage: node callgrind_phases.mjs callgrind.out bench.json');
+  console.error('usage: node callgrind_phases.mjs callgrind.out (bench.json | --floor ROWS)');
   process.exit(2);
 }
-const bench = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+const floor = jsonFile === '--floor';
+const bench = floor
+  ? { rows: Number(floorRows), repeat: 1, results: [{ shape: '?', storage: '?', mode: 'stmt', changes: 0 }] }
+  : JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
 if (bench.results.length !== 1) {
   console.error('callgrind_phases: profile exactly one configuration (--shape, --storage, --mode)');
   process.exit(2);
@@ -49,7 +55,8 @@ const pi = get('on_plain', ins) / rows, ci = get('on_crr', ins) / rows;
 const pu = get('on_plain', upd) / rows, cu = get('on_crr', upd) / rows;
 const mg = (incl.get(mrg) ?? NaN) / changes;
 const f = (x) => Math.round(x).toLocaleString('en-US').padStart(10);
-console.log(`instructions (callgrind Ir), ${res.shape} pk, ${res.storage}, ${mode} loop, ${bench.rows} rows x ${bench.repeat}`);
+console.log(floor ? `instructions (callgrind Ir), --floor variant vs plain, ${bench.rows} rows`
+  : `instructions (callgrind Ir), ${res.shape} pk, ${res.storage}, ${mode} loop, ${bench.rows} rows x ${bench.repeat}`);
 console.log(`  insert   plain ${f(pi)} /row   CRR ${f(ci)} /row      ratio ${(ci / pi).toFixed(2)}x  (target <= 2.0x)`);
 console.log(`  update   plain ${f(pu)} /row   CRR ${f(cu)} /row      ratio ${(cu / pu).toFixed(2)}x  (target <= 3.0x)`);
-console.log(`  merge    plain ${f(pi)} /row   merge ${f(mg)} /change  ratio ${(pi / mg).toFixed(2)}x  (target >= 1.0x, changes per instruction vs rows per instruction)`);
+if (!floor) console.log(`  merge    plain ${f(pi)} /row   merge ${f(mg)} /change  ratio ${(pi / mg).toFixed(2)}x  (target >= 1.0x, changes per instruction vs rows per instruction)`);
