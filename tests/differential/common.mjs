@@ -137,13 +137,13 @@ export function splitTokens(line, n) {
 }
 
 // Parses a scenario into commands: {line (1-based), op, ...}. See README.md.
-export function parseScenario(text) {
+export function parseScenario(text, firstLine = 1) {
   const cmds = [];
   const lines = text.split('\n');
   for (let ln = 0; ln < lines.length; ln++) {
     const raw = lines[ln].replace(/\r$/, '');
     const line = raw.trim();
-    const lineNo = ln + 1;
+    const lineNo = ln + firstLine;
     if (line === '' || line.startsWith('#')) continue;
     const { toks: [op] } = splitTokens(line, 1);
     const fail = (msg) => { throw new Error(`scenario line ${lineNo}: ${msg}: ${line}`); };
@@ -190,6 +190,12 @@ export function parseScenario(text) {
         }
         if (toks.length !== 4 || (toks[3] !== 'full' && toks[3] !== 'incr')) fail('expected: sync <from> <to> full|incr|range <lo> <hi>');
         cmds.push({ line: lineNo, op, from: int(toks[1]), to: int(toks[2]), mode: toks[3] });
+        break;
+      }
+      case 'txbegin': case 'txend': {
+        const toks = line.split(/\s+/);
+        if (toks.length !== 2) fail(`expected: ${op} <dev>`);
+        cmds.push({ line: lineNo, op, dev: int(toks[1]) });
         break;
       }
       case 'check': case 'changes': case 'pks':

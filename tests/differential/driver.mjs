@@ -14,6 +14,9 @@
 //                         full: also every crsql_changes row and crsql_db_version()
 //                         (default: state for random, full otherwise)
 //   --no-cross          skip the cross-engine change exchange (random mode)
+//   --no-hybrid         skip the hybrid run (random mode): devices split between
+//                       the engines, syncing with each other, must show the
+//                       reference's state; --hybrid runs it for "files" too
 //   --max-failures N    stop after N failing seeds (default 5)
 //   --keep              keep every scenario file, not only failing ones
 //   --convergence       (reduce) shrink a scenario on which the reference itself
@@ -24,15 +27,16 @@
 // Exit status 0 when every scenario matched, 1 on a mismatch, 2 on a setup error.
 import fs from 'fs';
 import path from 'path';
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import { fileURLToPath } from 'url';
-import { loadOracle, runScenario } from './oracle.mjs';
+import { loadOracle, runScenario, makeSession } from './oracle.mjs';
+import { parseScenario } from './common.mjs';
 import { generateRandom, generatePack } from './gen.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const o = { oracleDir: process.env.BL_ORACLE_DIR, work: 'diff-work', seeds: '1-50', cross: true, maxFailures: 5, keep: false, files: [], genOpts: {} };
+  const o = { oracleDir: process.env.BL_ORACLE_DIR, work: 'diff-work', seeds: '1-50', cross: true, hybrid: true, maxFailures: 5, keep: false, files: [], genOpts: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
@@ -42,6 +46,8 @@ function parseArgs(argv) {
     else if (a === '--seeds') o.seeds = next();
     else if (a === '--compare') o.compare = next();
     else if (a === '--no-cross') o.cross = false;
+    else if (a === '--no-hybrid') o.hybrid = false;
+    else if (a === '--hybrid') o.hybridFiles = true;
     else if (a === '--max-failures') o.maxFailures = Number(next());
     else if (a === '--keep') o.keep = true;
     else if (a === '--convergence') o.reduceConvergence = true;
@@ -258,6 +264,141 @@ function scenarioInfo(text) {
   return { ndev, checkpoint, hasFinal: fin >= 0 };
 }
 
+// ------------------------------------------------------------------ hybrid
+// Our runner as an interactive session: one command per line in, its output
+// lines and "%%END" out.
+class OursSession {
+  constructor(runner) {
+    this.p = spawn(runner, ['-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.buf = '';
+    this.lines = [];
+    this.waiting = null;
+    this.err = '';
+    this.dead = null;
+    this.p.stdout.on('data', (d) => { this.buf += d.toString('utf8'); this.pump(); });
+    this.p.stderr.on('data', (d) => { this.err += d.toString('utf8'); });
+    this.p.on('close', (code, signal) => { this.dead = `exited with ${signal ?? code}`; this.pump(); });
+    this.p.on('error', (e) => { this.dead = String(e); this.pump(); });
+    this.p.stdin.on('error', () => {});
+  }
+  pump() {
+    let i;
+    while ((i = this.buf.indexOf('\n')) >= 0) {
+      const l = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 1);
+      if (l === '%%END') {
+        const w = this.waiting, got = this.lines;
+        this.waiting = null;
+        this.lines = [];
+        if (w) w.resolve(got);
+      } else {
+        this.lines.push(l);
+      }
+    }
+    if (this.dead && this.waiting) {
+      const w = this.waiting;
+      this.waiting = null;
+      w.reject(new Error(`our runner ${this.dead}: ${this.err.split('\n').filter(Boolean).slice(-5).join(' | ')}`));
+    }
+  }
+  send(lineNo, text) {
+    return new Promise((resolve, reject) => {
+      if (this.dead) { reject(new Error(`our runner ${this.dead}: ${this.err}`)); return; }
+      this.waiting = { resolve, reject };
+      this.p.stdin.write(`@${lineNo} ${text}\n`);
+    });
+  }
+  close() { try { this.p.stdin.end(); } catch { /* gone */ } }
+}
+
+const devOf = (l) => {
+  const m = /^(?:row|change|dbversion|pk) d(\d+) /.exec(l) ?? /^error L\d+ \S+ d(\d+)/.exec(l);
+  return m ? Number(m[1]) : -1;
+};
+
+// Runs a scenario with devices split between the two engines (owner(d) is
+// 'ours' or 'ref'); syncs between engines go through typed change rows.
+// Returns the output as the pure runs print it.
+async function runHybrid(ctx, text, owner) {
+  const ref = makeSession(ctx.oracle);
+  const ours = new OursSession(ctx.runner);
+  const out = [];
+  const sites = new Map();
+  const wm = new Map();
+  const refRun = async (c) => { const n = ref.out.length; await ref.run(c); return ref.out.slice(n); };
+  const on = async (who, lineNo, raw, c) => (who === 'ours' ? ours.send(lineNo, raw) : refRun(c));
+  const both = async (lineNo, raw, c) => {
+    const a = await refRun(c), b = await ours.send(lineNo, raw);
+    // The pure runs print per device in device order (a header line first).
+    const head = [...a, ...b].filter((l) => devOf(l) < 0 && !l.startsWith('error '));
+    const head1 = head.length ? [head[0]] : [];
+    const rest = [...a, ...b].filter((l) => !(devOf(l) < 0 && !l.startsWith('error ')));
+    const keyed = rest.map((l, i) => [devOf(l), i, l]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    return [...head1, ...keyed.map((x) => x[2])];
+  };
+  const COLS = '"table", pk, cid, val, col_version, db_version, site_id, cl, seq';
+  try {
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i].trim();
+      const lineNo = i + 1;
+      if (raw === '' || raw.startsWith('#')) continue;
+      const [c] = parseScenario(raw, lineNo);
+      switch (c.op) {
+        case 'device':
+          sites.set(c.dev, c.site);
+          out.push(...(await on(owner(c.dev), lineNo, raw, c)));
+          break;
+        case 'exec': case 'query': case 'merge': case 'txbegin': case 'txend':
+          out.push(...(await on(owner(c.dev), lineNo, raw, c)));
+          break;
+        case 'pack':
+          out.push(...(await on(owner(0), lineNo, raw, c)));
+          break;
+        case 'schema': case 'table': case 'check': case 'changes': case 'pks':
+          out.push(...(await both(lineNo, raw, c)));
+          break;
+        case 'sync': {
+          const a = owner(c.from), b = owner(c.to);
+          if (a === b) { out.push(...(await on(a, lineNo, raw, c))); break; }
+          const key = `${c.from}>${c.to}`;
+          let q;
+          if (c.mode === 'full') q = `query ${c.from} 0 SELECT ${COLS} FROM crsql_changes WHERE db_version > 0`;
+          else if (c.mode === 'range') q = `query ${c.from} 2 i:${c.lo} i:${c.hi} SELECT ${COLS} FROM crsql_changes WHERE db_version > ? AND db_version <= ?`;
+          else q = `query ${c.from} 2 i:${wm.get(key) ?? 0n} b:${sites.get(c.to)} SELECT ${COLS} FROM crsql_changes WHERE db_version > ? AND site_id IS NOT ?`;
+          const [qc] = parseScenario(q, lineNo);
+          const got = await on(a, lineNo, q, qc);
+          const err = got.find((l) => l.startsWith('error '));
+          if (err) { out.push(`error L${lineNo} sync-read ${err.replace(/^.*(code=-?\d+).*$/, '$1')}`); break; }
+          const rows = got.map((l) => l.replace(/^query L\d+ /, ''));
+          const send = async (t) => { const [tc] = parseScenario(t, lineNo); return on(b, lineNo, t, tc); };
+          let failed = null;
+          failed ??= (await send(`txbegin ${c.to}`)).find((l) => l.startsWith('error '));
+          for (const r of rows) {
+            if (failed) break;
+            failed = (await send(`merge ${c.to} ${r}`)).find((l) => l.startsWith('error '));
+          }
+          const endErr = (await send(`txend ${c.to}`)).find((l) => l.startsWith('error '));
+          failed ??= endErr;
+          if (failed) { out.push(`error L${lineNo} sync ${failed.replace(/^.*(code=-?\d+).*$/, '$1')}`); break; }
+          if (c.mode === 'incr') {
+            let w = wm.get(key) ?? 0n;
+            for (const r of rows) { const m = /^(?:\S+ ){5}i:(-?\d+) /.exec(r); if (m && BigInt(m[1]) > w) w = BigInt(m[1]); }
+            wm.set(key, w);
+          }
+          break;
+        }
+        default:
+          throw new Error(`hybrid: unknown op ${c.op}`);
+      }
+    }
+  } finally {
+    ours.close();
+    await ref.close();
+  }
+  return out.join('\n') + '\n';
+}
+
 // ------------------------------------------------------------------ reporting
 class Reporter {
   constructor(ctx) { this.ctx = ctx; this.failures = 0; this.checked = 0; }
@@ -288,7 +429,7 @@ function writeScenario(ctx, name, text) {
 }
 
 // Checks one scenario. Returns true when it matched. `label` names it in reports.
-async function checkScenario(ctx, rep, label, file, text, { cross = false, expectConverged = false } = {}) {
+async function checkScenario(ctx, rep, label, file, text, { cross = false, expectConverged = false, hybrid = false } = {}) {
   rep.checked++;
   // A scenario may ask for a weaker comparison with a "# compare: state" line.
   const want = /^# compare: (state|full)\s*$/m.exec(text)?.[1];
@@ -320,6 +461,28 @@ async function checkScenario(ctx, rep, label, file, text, { cross = false, expec
     if (ourBad || refBad) {
       rep.fail(`${label}: devices did not converge after the final all-to-all sync (reference: ${refBad ? 'devices ' + refBad.join(',') + ' differ from device 0' : 'converged'}; ours: ${ourBad ? 'devices ' + ourBad.join(',') + ' differ from device 0' : 'converged'})`, { scenario: file, ref, ours: ours.out });
       ok = false;
+    }
+  }
+  if (ok && hybrid) {
+    // Devices alternate between the engines (which one starts depends on the
+    // scenario); the visible state must be the pure reference run's.
+    const flip = text.length % 2;
+    const owner = (d) => ((d + flip) % 2 === 0 ? 'ours' : 'ref');
+    let hout = null;
+    try {
+      hout = await runHybrid(ctx, text, owner);
+    } catch (e) {
+      rep.fail(`${label}: hybrid run (devices ${[...Array(ndev).keys()].filter((d) => owner(d) === 'ours').join(',')} ours, the others cr-sqlite) failed: ${e.message}`, { scenario: file });
+      ok = false;
+    }
+    if (hout !== null) {
+      const a = filterLines(ref, 'state'), b = filterLines(hout, 'state');
+      if (a.join('\n') !== b.join('\n')) {
+        rep.fail(`${label}: hybrid run (devices ${[...Array(ndev).keys()].filter((d) => owner(d) === 'ours').join(',')} on our engine, the others on cr-sqlite, syncing with each other) differs from the pure reference run`, {
+          scenario: file, extra: [`(reproduce: add --hybrid to the files command; + lines are the hybrid run)`], diff: diffLines(a, b),
+        });
+        ok = false;
+      }
     }
   }
   if (ok && cross && checkpoint > 0) {
@@ -461,7 +624,7 @@ async function main() {
     for (const seed of seeds) {
       const text = generateRandom(seed, ctx.genOpts);
       const file = writeScenario(ctx, `seed-${seed}.txt`, text);
-      const ok = await checkScenario(ctx, rep, `seed ${seed}`, file, text, { cross: ctx.cross, expectConverged: true });
+      const ok = await checkScenario(ctx, rep, `seed ${seed}`, file, text, { cross: ctx.cross, expectConverged: true, hybrid: ctx.hybrid });
       if (!ok) failedSeeds.push(seed);
       else if (!ctx.keep) fs.rmSync(file, { force: true });
       if (failedSeeds.length >= ctx.maxFailures) {
@@ -469,7 +632,7 @@ async function main() {
         break;
       }
     }
-    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges' : ''}${ctx.hybrid ? ', hybrid runs' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } else if (ctx.mode === 'pack') {
     const text = generatePack();
     const file = writeScenario(ctx, 'pack.txt', text);
@@ -479,7 +642,7 @@ async function main() {
     for (const f of ctx.files) {
       const text = fs.readFileSync(f, 'utf8');
       const { checkpoint, hasFinal } = scenarioInfo(text);
-      await checkScenario(ctx, rep, path.basename(f), path.resolve(f), text, { cross: ctx.cross && checkpoint > 0, expectConverged: hasFinal });
+      await checkScenario(ctx, rep, path.basename(f), path.resolve(f), text, { cross: ctx.cross && checkpoint > 0, expectConverged: hasFinal, hybrid: ctx.hybridFiles });
     }
     console.log(`files (${ctx.compare}): ${rep.checked} checked, ${rep.failures} failed`);
   } else if (ctx.mode === 'reduce') {

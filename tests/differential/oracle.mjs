@@ -117,9 +117,9 @@ function makeApi(o) {
 
 const FLAGS_URI = 0x40; // SQLITE_OPEN_URI
 
-// Runs a scenario; returns the canonical output text.
-export async function runScenario(o, text, opts = {}) {
-  const cmds = typeof text === 'string' ? parseScenario(text) : text;
+// A session runs commands one at a time (the hybrid mode of driver.mjs
+// interleaves it with our engine); `out` collects the output lines.
+export function makeSession(o, opts = {}) {
   const { sqlite3, SQLite } = o;
   const api = makeApi(o);
   const out = [];
@@ -135,8 +135,9 @@ export async function runScenario(o, text, opts = {}) {
     return devs[d];
   };
 
-  try {
-    for (const c of cmds) {
+  const txOwn = new Map(); // dev -> whether txbegin opened the transaction
+
+  async function run(c) {
       switch (c.op) {
         case 'device': {
           if (devs[c.dev]) throw new Error(`scenario line ${c.line}: device ${c.dev} declared twice`);
@@ -299,18 +300,52 @@ export async function runScenario(o, text, opts = {}) {
           }
           break;
         }
+        case 'txbegin': {
+          const own = sqlite3.get_autocommit(dev(c, c.dev).db) !== 0;
+          txOwn.set(c.dev, own);
+          if (own) {
+            try { await api.run(devs[c.dev].db, 'BEGIN'); } catch (e) {
+              if (!(e instanceof StepError)) throw e;
+              out.push(`error L${c.line} txbegin code=${e.code}`);
+            }
+          }
+          break;
+        }
+        case 'txend':
+          if (txOwn.get(c.dev)) {
+            try { await api.run(dev(c, c.dev).db, 'COMMIT'); } catch (e) {
+              if (!(e instanceof StepError)) throw e;
+              out.push(`error L${c.line} txend code=${e.code}`);
+              try { await api.run(devs[c.dev].db, 'ROLLBACK'); } catch { /* none */ }
+            }
+          }
+          txOwn.delete(c.dev);
+          break;
         default:
           throw new Error(`unknown op ${c.op}`);
       }
-    }
-  } finally {
+  }
+
+  async function close() {
     for (const d of devs) {
       if (!d) continue;
       try { await api.run(d.db, 'SELECT crsql_finalize()'); } catch { /* ignore */ }
       try { await sqlite3.close(d.db); } catch { /* ignore */ }
     }
   }
-  return out.join('\n') + '\n';
+  return { run, close, out, devs };
+}
+
+// Runs a scenario; returns the canonical output text.
+export async function runScenario(o, text, opts = {}) {
+  const cmds = typeof text === 'string' ? parseScenario(text) : text;
+  const session = makeSession(o, opts);
+  try {
+    for (const c of cmds) await session.run(c);
+  } finally {
+    await session.close();
+  }
+  return session.out.join('\n') + '\n';
 }
 
 async function main() {

@@ -4,6 +4,9 @@
  * cr-sqlite; see README.md for both formats).
  *
  *   run_scenario [-v] scenario.txt
+ *   run_scenario [-v] -i        interactive: reads "@<line> <command>" lines on
+ *                               stdin, answers each with its output lines and
+ *                               a "%%END" line (driver.mjs hybrid mode)
  *
  * Exit status: 0 when the scenario ran (SQL errors are part of the output),
  * 2 for a malformed scenario or an environment failure.
@@ -675,6 +678,27 @@ static void run_line(char *line, int lineno) {
     }
     if (next_tok(&s, &t)) die(lineno, "trailing tokens");
     cmd_sync(lineno, from, to, incr, lo, hi);
+  } else if (tok_is(t, n, "txbegin") || tok_is(t, n, "txend")) {
+    /* Used by the driver's hybrid mode around merges it sends one by one:
+     * BEGIN unless a transaction is open; COMMIT only what txbegin began. */
+    static int tx_own[MAX_DEVICES];
+    int begin = tok_is(t, n, "txbegin");
+    n = next_tok(&s, &t);
+    int d = tok_dev(t, n, lineno);
+    if (begin) {
+      tx_own[d] = sqlite3_get_autocommit(devs[d].db) != 0;
+      int rc = tx_own[d] ? run_sql(devs[d].db, "BEGIN", NULL, 0, NULL, NULL, lineno) : SQLITE_OK;
+      if (rc != SQLITE_OK) buf_printf(&out, "error L%d txbegin code=%d\n", lineno, rc);
+    } else {
+      if (tx_own[d]) {
+        int rc = run_sql(devs[d].db, "COMMIT", NULL, 0, NULL, NULL, lineno);
+        if (rc != SQLITE_OK) {
+          buf_printf(&out, "error L%d txend code=%d\n", lineno, rc);
+          if (!sqlite3_get_autocommit(devs[d].db)) run_sql(devs[d].db, "ROLLBACK", NULL, 0, NULL, NULL, lineno);
+        }
+      }
+      tx_own[d] = 0;
+    }
   } else if (tok_is(t, n, "check")) {
     cmd_check(lineno);
   } else if (tok_is(t, n, "changes")) {
@@ -693,15 +717,66 @@ static void run_line(char *line, int lineno) {
   }
 }
 
+static void close_devices(void) {
+  for (int d = 0; d < ndevs; d++) {
+    if (!devs[d].db) continue;
+    run_sql(devs[d].db, "SELECT crsql_finalize()", NULL, 0, NULL, NULL, 0);
+    sqlite3_close_v2(devs[d].db);
+    devs[d].db = NULL;
+  }
+}
+
+static int interactive(void) {
+  scenario_path = "<stdin>";
+  buf_puts(&out, "");
+  size_t cap = 1 << 16;
+  char *line = malloc(cap);
+  for (;;) {
+    /* Read one line of any length. */
+    size_t len = 0;
+    int c;
+    while ((c = getchar()) != EOF && c != '\n') {
+      if (len + 2 > cap) {
+        cap *= 2;
+        line = realloc(line, cap);
+      }
+      line[len++] = (char)c;
+    }
+    if (c == EOF && len == 0) break;
+    line[len] = 0;
+    if (len && line[len - 1] == '\r') line[--len] = 0;
+    int lineno = 0;
+    char *cmd = line;
+    if (line[0] == '@') {
+      lineno = atoi(line + 1);
+      cmd = strchr(line, ' ');
+      cmd = cmd ? cmd + 1 : line + len;
+    }
+    out.n = 0;
+    out.p[0] = 0;
+    run_line(cmd, lineno);
+    fwrite(out.p, 1, out.n, stdout);
+    fputs("%%END\n", stdout);
+    fflush(stdout);
+  }
+  free(line);
+  close_devices();
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  int inter = 0;
   for (int k = 1; k < argc; k++) {
     if (strcmp(argv[k], "-v") == 0)
       verbose = 1;
+    else if (strcmp(argv[k], "-i") == 0)
+      inter = 1;
     else
       scenario_path = argv[k];
   }
+  if (inter) return interactive();
   if (!scenario_path) {
-    fprintf(stderr, "usage: run_scenario [-v] scenario.txt\n");
+    fprintf(stderr, "usage: run_scenario [-v] scenario.txt | run_scenario [-v] -i\n");
     return 2;
   }
   FILE *f = fopen(scenario_path, "rb");
@@ -733,11 +808,7 @@ int main(int argc, char **argv) {
     if (!e) break;
     p = e + 1;
   }
-  for (int d = 0; d < ndevs; d++) {
-    if (!devs[d].db) continue;
-    run_sql(devs[d].db, "SELECT crsql_finalize()", NULL, 0, NULL, NULL, 0);
-    sqlite3_close_v2(devs[d].db);
-  }
+  close_devices();
   fwrite(out.p, 1, out.n, stdout);
   return 0;
 }
