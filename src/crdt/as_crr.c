@@ -62,14 +62,14 @@ static char *crr_clock_ddl(const bl_table *t, const char *clock_name) {
 }
 
 static int crr_create_clock(sqlite3 *db, const bl_table *t, char **err) {
-  char *clock = sqlite3_mprintf("%s__crsql_clock", t->name);
+  char *clock = sqlite3_mprintf("%s__crsql_clk", t->name);
   if (!clock) return SQLITE_NOMEM;
   int rc = crr_exec(db, crr_clock_ddl(t, clock), err);
   sqlite3_free(clock);
   if (rc == SQLITE_OK)
     rc = crr_exec(db,
-                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clock_dbv_idx\" ON "
-                                  "\"%w__crsql_clock\" (\"__crsql_dbv\")",
+                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clk_dbv_idx\" ON "
+                                  "\"%w__crsql_clk\" (\"__crsql_dbv\")",
                                   t->name, t->name),
                   err);
   return rc;
@@ -120,7 +120,7 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
    * next odd length with the first seq, columns after it. */
   sqlite3_str *s = sqlite3_str_new(db);
   sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_itrig\" AFTER INSERT ON \"%w\" "
-                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"",
+                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"",
                       t->name, t->name, t->name, pks);
   bl__clock_entry_cols(s, t, NULL);
   sqlite3_str_appendf(s, ") VALUES (%s, %s", pk_new, nd);
@@ -171,7 +171,7 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
   if (t->ncol == 0) {
     sqlite3_str_appendf(s, "SELECT %s WHERE NOT %s; END;", nd, pk_changed);
   } else {
-    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"", t->name, pks);
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"", t->name, pks);
     for (int i = 1; i <= t->ncol; i++)
       for (int k = 0; k < 4; k++) {
         char *c = bl__clock_col_name(t, i, k);
@@ -214,7 +214,7 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
   /* DELETE: sentinel to the next length (2 when absent), columns dropped. */
   s = sqlite3_str_new(db);
   sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" "
-                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clock\" (%s, "
+                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clk\" (%s, "
                          "\"__crsql_dbv\", \"__crsql_cl\", \"__crsql_cl_dbv\", \"__crsql_cl_site\", \"__crsql_cl_seq\") "
                          "VALUES (%s, %s, 2, %s, 0, %s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = excluded.\"__crsql_dbv\", "
                          "\"__crsql_cl\" = coalesce(\"__crsql_cl\" + 1, 2), \"__crsql_cl_dbv\" = excluded.\"__crsql_dbv\", "
@@ -238,6 +238,100 @@ done:
   return rc;
 }
 
+/* cr-sqlite's own layout, as views over ours, for code (and cr-sqlite's
+ * tests) that read or write the clock tables directly:
+ *   "<t>__crsql_clock" (key, col_name, col_version, db_version, site_id, seq)
+ *                      one row per entry, ordered by (key, col_name); DELETE,
+ *                      INSERT and UPDATE act on the entry (so the seed's
+ *                      `DELETE FROM t__crsql_clock` clears the clock state)
+ *   "<t>__crsql_pks"   (__crsql_key, <pk columns>)
+ * key is the rowid of our clock row (the key itself for an INTEGER key). */
+static int crr_drop_compat_views(sqlite3 *db, const char *table, char **err) {
+  return crr_exec(db,
+                  sqlite3_mprintf("DROP VIEW IF EXISTS \"%w__crsql_clock\"; DROP VIEW IF EXISTS \"%w__crsql_pks\";",
+                                  table, table),
+                  err);
+}
+
+/* ", <col> = CASE WHEN <sel> THEN <val k> ELSE <col> END" for each metadata
+ * column of every entry, where vals[k] (k = 0 v, 1 dbv, 2 site, 3 seq) is
+ * the new value when the entry named by `name_expr` is the one. */
+static void crr_entry_case(sqlite3_str *s, const bl_table *t, const char *name_expr, const char *const vals[4]) {
+  for (int e = 0; e <= t->ncol; e++) {
+    char *lit = e == 0 ? sqlite3_mprintf("'-1'") : sqlite3_mprintf("'%q'", t->cols[e - 1].name);
+    for (int k = 0; k < 4; k++) {
+      char *c = bl__clock_col_name(t, e, k);
+      sqlite3_str_appendf(s, "%s%s = CASE WHEN %s = %s THEN %s ELSE %s END", e == 0 && k == 0 ? "" : ", ", c,
+                          name_expr, lit, vals[k], c);
+      sqlite3_free(c);
+    }
+    sqlite3_free(lit);
+  }
+}
+
+static void crr_maxdbv_expr(sqlite3_str *s, const bl_table *t) {
+  sqlite3_str_appendall(s, "max(0, coalesce(\"__crsql_cl_dbv\", 0)");
+  for (int i = 1; i <= t->ncol; i++) {
+    char *d = bl__clock_col_name(t, i, 1);
+    sqlite3_str_appendf(s, ", coalesce(%s, 0)", d);
+    sqlite3_free(d);
+  }
+  sqlite3_str_appendall(s, ")");
+}
+
+static int crr_create_compat_views(sqlite3 *db, const bl_table *t, char **err) {
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "CREATE VIEW IF NOT EXISTS \"%w__crsql_clock\" (key, col_name, col_version, db_version, "
+                         "site_id, seq) AS SELECT * FROM (",
+                      t->name);
+  for (int e = 0; e <= t->ncol; e++) {
+    char *v = bl__clock_col_name(t, e, 0), *d = bl__clock_col_name(t, e, 1);
+    char *st = bl__clock_col_name(t, e, 2), *q = bl__clock_col_name(t, e, 3);
+    char *lit = e == 0 ? sqlite3_mprintf("'-1'") : sqlite3_mprintf("'%q'", t->cols[e - 1].name);
+    sqlite3_str_appendf(s, "%sSELECT rowid AS k, %s AS n, %s, %s, %s, %s FROM \"%w__crsql_clk\" WHERE %s IS NOT NULL",
+                        e ? " UNION ALL " : "", lit, v, d, st, q, t->name, v);
+    sqlite3_free(v); sqlite3_free(d); sqlite3_free(st); sqlite3_free(q); sqlite3_free(lit);
+  }
+  sqlite3_str_appendall(s, ") ORDER BY 1, 2;");
+
+  /* DELETE: drop the entry; a row with no entry left goes. */
+  static const char *const nulls[4] = {"NULL", "NULL", "NULL", "NULL"};
+  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_clock_delete\" INSTEAD OF DELETE ON "
+                         "\"%w__crsql_clock\" BEGIN UPDATE \"%w__crsql_clk\" SET ",
+                      t->name, t->name, t->name);
+  crr_entry_case(s, t, "OLD.col_name", nulls);
+  sqlite3_str_appendf(s, " WHERE rowid = OLD.key; DELETE FROM \"%w__crsql_clk\" WHERE rowid = OLD.key AND "
+                         "\"__crsql_cl\" IS NULL",
+                      t->name);
+  for (int i = 1; i <= t->ncol; i++) {
+    char *v = bl__clock_col_name(t, i, 0);
+    sqlite3_str_appendf(s, " AND %s IS NULL", v);
+    sqlite3_free(v);
+  }
+  sqlite3_str_appendf(s, "; UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ", t->name);
+  crr_maxdbv_expr(s, t);
+  sqlite3_str_appendall(s, " WHERE rowid = OLD.key; END;");
+
+  /* INSERT / UPDATE: set the entry of an existing row. */
+  static const char *const news[4] = {"NEW.col_version", "NEW.db_version", "NEW.site_id", "NEW.seq"};
+  for (int upd = 0; upd < 2; upd++) {
+    sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_clock_%s\" INSTEAD OF %s ON "
+                           "\"%w__crsql_clock\" BEGIN UPDATE \"%w__crsql_clk\" SET ",
+                        t->name, upd ? "update" : "insert", upd ? "UPDATE" : "INSERT", t->name, t->name);
+    crr_entry_case(s, t, "NEW.col_name", news);
+    sqlite3_str_appendf(s, " WHERE rowid = NEW.key; UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ", t->name);
+    crr_maxdbv_expr(s, t);
+    sqlite3_str_appendall(s, " WHERE rowid = NEW.key; END;");
+  }
+
+  char *pks = bl__ident_list(t->pks, t->npk, NULL);
+  sqlite3_str_appendf(s, "CREATE VIEW IF NOT EXISTS \"%w__crsql_pks\" AS SELECT rowid AS __crsql_key, %s FROM "
+                         "\"%w__crsql_clk\" ORDER BY 1;",
+                      t->name, pks ? pks : "", t->name);
+  sqlite3_free(pks);
+  return crr_exec(db, sqlite3_str_finish(s), err);
+}
+
 static char *crr_pk_join(const bl_table *t, const char *a, const char *b) {
   sqlite3_str *s = sqlite3_str_new(NULL);
   for (int i = 0; i < t->npk; i++)
@@ -256,7 +350,7 @@ static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, cha
   if (!pks || !tpks || !join) goto done;
 
   sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, \"__crsql_dbv\"", t->name, pks);
+  sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"", t->name, pks);
   bl__clock_entry_cols(s, t, NULL);
   sqlite3_str_appendf(s, ") SELECT %s, %s", tpks, dbv);
   if (t->ncol == 0)
@@ -264,7 +358,7 @@ static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, cha
   else
     sqlite3_str_appendall(s, ", NULL, NULL, NULL, NULL");
   for (int i = 0; i < t->ncol; i++) sqlite3_str_appendf(s, ", 1, %s, 0, crsql_increment_and_get_seq()", dbv);
-  sqlite3_str_appendf(s, " FROM \"%w\" AS t WHERE NOT EXISTS (SELECT 1 FROM \"%w__crsql_clock\" AS c WHERE %s)",
+  sqlite3_str_appendf(s, " FROM \"%w\" AS t WHERE NOT EXISTS (SELECT 1 FROM \"%w__crsql_clk\" AS c WHERE %s)",
                       t->name, t->name, join);
   rc = crr_exec(db, sqlite3_str_finish(s), err);
 
@@ -290,7 +384,7 @@ static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, cha
     /* The default is SQL text from the table's own schema, as in cr-sqlite. */
     char *dflt_cond = dflt ? sqlite3_mprintf(" AND t.\"%w\" IS NOT %s", t->cols[i].name, dflt) : sqlite3_mprintf("");
     rc = crr_exec(db,
-                  sqlite3_mprintf("UPDATE \"%w__crsql_clock\" AS c SET %s = 1, %s = %s, %s = 0, %s = "
+                  sqlite3_mprintf("UPDATE \"%w__crsql_clk\" AS c SET %s = 1, %s = %s, %s = 0, %s = "
                                   "crsql_increment_and_get_seq(), \"__crsql_dbv\" = max(c.\"__crsql_dbv\", %s) "
                                   "FROM \"%w\" AS t WHERE %s AND c.%s IS NULL%s",
                                   t->name, v, d, dbv, st, q, dbv, t->name, join, v, dflt_cond ? dflt_cond : ""),
@@ -369,6 +463,7 @@ static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char 
   if (rc == SQLITE_OK) rc = crr_create_clock(db, t, err);
   if (rc == SQLITE_OK) rc = crr_drop_triggers(db, table, err);
   if (rc == SQLITE_OK) rc = crr_create_triggers(db, t, err);
+  if (rc == SQLITE_OK) rc = crr_create_compat_views(db, t, err);
   bl__state_invalidate_tables(st);
   if (rc == SQLITE_OK) rc = crr_backfill(db, t, is_commit_alter, err);
   bl__table_free(t);
@@ -385,7 +480,7 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
 
   /* Did the primary key change? Compare the clock's key with the table's. */
   sqlite3_stmt *stmt = NULL;
-  char *clock = sqlite3_mprintf("%s__crsql_clock", t->name);
+  char *clock = sqlite3_mprintf("%s__crsql_clk", t->name);
   if (!clock) return SQLITE_NOMEM;
   /* The clock's key: its INTEGER PRIMARY KEY, or the columns of its UNIQUE
    * constraint (see crr_clock_ddl). */
@@ -418,7 +513,7 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
   }
 
   /* Copy entries of surviving columns into a clock of the new layout. */
-  char *tmp = sqlite3_mprintf("%s__crsql_clock_new", t->name);
+  char *tmp = sqlite3_mprintf("%s__crsql_clk_new", t->name);
   bl_table layout = *t;
   layout.pk_is_rowid = clock_rowid && t->pk_is_rowid;
   rc = crr_exec(db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\"", tmp), err);
@@ -499,7 +594,7 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
   }
   if (rc == SQLITE_OK)
     rc = crr_exec(db,
-                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clock_dbv_idx\" ON \"%w\" (\"__crsql_dbv\")",
+                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clk_dbv_idx\" ON \"%w\" (\"__crsql_dbv\")",
                                   t->name, clock),
                   err);
 
@@ -569,7 +664,8 @@ void bl__fn_as_table(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   char *err = NULL;
-  int rc = crr_exec(st->db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w__crsql_clock\"", table), &err);
+  int rc = crr_drop_compat_views(st->db, table, &err);
+  if (rc == SQLITE_OK) rc = crr_exec(st->db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w__crsql_clk\"", table), &err);
   if (rc == SQLITE_OK) rc = crr_drop_triggers(st->db, table, &err);
   bl__state_invalidate_tables(st);
   if (rc != SQLITE_OK) {
@@ -618,6 +714,8 @@ void bl__fn_commit_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char *err = NULL;
   bl_table *t = NULL;
   int rc = bl__table_load(st->db, table, &t, &err);
+  /* The views name clock columns that the rebuild may drop. */
+  if (rc == SQLITE_OK) rc = crr_drop_compat_views(st->db, table, &err);
   if (rc == SQLITE_OK) rc = crr_compact_post_alter(st, t, &err);
   bl__table_free(t);
   if (rc == SQLITE_OK) rc = crr_create(st, table, 1, &err);

@@ -185,7 +185,7 @@ static void ch_append_entry_select(sqlite3_str *s, const bl_table *t, int ti, in
   sqlite3_str_appendf(s,
                       "c.%s AS col_version, c.%s AS db_version, s.site_id AS site_id, "
                       "COALESCE(c.\"__crsql_cl\", 1) AS cl, c.%s AS seq, %d AS _ti, c.rowid AS _key "
-                      "FROM \"%w__crsql_clock\" AS c ",
+                      "FROM \"%w__crsql_clk\" AS c ",
                       v, dbv, seq, ti, t->name);
   if (e != 0) {
     sqlite3_str_appendf(s, "LEFT JOIN \"%w\" AS b ON ", t->name);

@@ -42,7 +42,7 @@ static int clock_prepare_select(sqlite3 *db, bl_table *t) {
   sqlite3_str_appendall(s, "SELECT __crsql_dbv");
   bl__clock_entry_cols(s, t, NULL);
   char *where = bl__where_list(t->pks, t->npk, NULL, 1);
-  sqlite3_str_appendf(s, " FROM \"%w__crsql_clock\" WHERE %s", t->name, where ? where : "0");
+  sqlite3_str_appendf(s, " FROM \"%w__crsql_clk\" WHERE %s", t->name, where ? where : "0");
   sqlite3_free(where);
   char *sql = sqlite3_str_finish(s);
   int rc = bl__prepare_cached(db, &t->clock_select, sql);
@@ -58,7 +58,7 @@ static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
   sqlite3_str *s = sqlite3_str_new(db);
   int n = BL_CLOCK_NCOLS(t);
   if (update) {
-    sqlite3_str_appendf(s, "UPDATE \"%w__crsql_clock\" SET \"__crsql_dbv\" = ?%d", t->name, t->npk + 1);
+    sqlite3_str_appendf(s, "UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ?%d", t->name, t->npk + 1);
     int param = t->npk + 2;
     for (int e = 0; e <= t->ncol; e++)
       for (int k = 0; k < 4; k++) {
@@ -71,7 +71,7 @@ static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
     sqlite3_free(where);
   } else {
     char *pks = bl__ident_list(t->pks, t->npk, NULL);
-    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clock\" (%s, __crsql_dbv", t->name, pks ? pks : "");
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, __crsql_dbv", t->name, pks ? pks : "");
     sqlite3_free(pks);
     bl__clock_entry_cols(s, t, NULL);
     sqlite3_str_appendall(s, ") VALUES (");
@@ -87,7 +87,7 @@ static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
 static int clock_prepare_delete(sqlite3 *db, bl_table *t) {
   if (t->clock_delete) return SQLITE_OK;
   char *where = bl__where_list(t->pks, t->npk, NULL, 1);
-  char *sql = sqlite3_mprintf("DELETE FROM \"%w__crsql_clock\" WHERE %s", t->name, where);
+  char *sql = sqlite3_mprintf("DELETE FROM \"%w__crsql_clk\" WHERE %s", t->name, where);
   sqlite3_free(where);
   int rc = bl__prepare_cached(db, &t->clock_delete, sql);
   sqlite3_free(sql);

@@ -6,7 +6,11 @@
  * Its storage differs for speed: cr-sqlite keeps one clock row per (row,
  * column) plus a primary-key lookaside table; we keep ONE clock row per base
  * row, keyed by the row's primary key, with the metadata of every column in
- * columns of that row. The layout of "<t>__crsql_clock":
+ * columns of that row. cr-sqlite's layout remains visible as the views
+ * "<t>__crsql_clock" and "<t>__crsql_pks" (as_crr.c). The layout of our
+ * storage table "<t>__crsql_clk" (a rowid table: the key is its INTEGER
+ * PRIMARY KEY when the base table's key is one, otherwise a UNIQUE
+ * constraint over the key columns):
  *
  *   <pk columns>            same names as the base table's primary key
  *                           (no declared type: values are stored exactly as

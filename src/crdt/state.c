@@ -232,7 +232,7 @@ static int state_prepare_db_version(bl_crdt *st) {
   sqlite3_str *s = sqlite3_str_new(st->db);
   sqlite3_str_appendall(s, "SELECT max(v) FROM (");
   for (int i = 0; i < st->ntables; i++)
-    sqlite3_str_appendf(s, "SELECT max(__crsql_dbv) AS v FROM \"%w__crsql_clock\" UNION ALL ",
+    sqlite3_str_appendf(s, "SELECT max(__crsql_dbv) AS v FROM \"%w__crsql_clk\" UNION ALL ",
                         st->tables[i]->name);
   sqlite3_str_appendall(s, "SELECT value AS v FROM crsql_master WHERE key = 'pre_compact_dbversion')");
   char *sql = sqlite3_str_finish(s);
@@ -336,10 +336,10 @@ int bl__tables_refresh(bl_crdt *st, char **err) {
   st->st_db_version = NULL;
   sqlite3_stmt *stmt = NULL;
   rc = sqlite3_prepare_v2(st->db,
-                          "SELECT substr(c.name, 1, length(c.name) - 13) FROM sqlite_master AS c "
-                          "WHERE c.type = 'table' AND c.name LIKE '%\\_\\_crsql\\_clock' ESCAPE '\\' "
+                          "SELECT substr(c.name, 1, length(c.name) - 11) FROM sqlite_master AS c "
+                          "WHERE c.type = 'table' AND c.name LIKE '%\\_\\_crsql\\_clk' ESCAPE '\\' "
                           "AND EXISTS (SELECT 1 FROM sqlite_master AS b WHERE b.type = 'table' "
-                          "AND b.name = substr(c.name, 1, length(c.name) - 13)) ORDER BY c.rowid",
+                          "AND b.name = substr(c.name, 1, length(c.name) - 11)) ORDER BY c.rowid",
                           -1, &stmt, NULL);
   while (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(stmt, 0);

@@ -188,9 +188,18 @@ static void test_crdt_as_crr__clock_table_exists(void) {
   CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a)");
   BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 't__crsql_clock'"), 0);
   CT_EXEC(db, "SELECT crsql_as_crr('t')");
+  /* Our storage is a table; cr-sqlite's layout is a view over it. */
   BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                          "name = 't__crsql_clock'"),
+                          "name = 't__crsql_clk'"),
                1);
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND "
+                          "name IN ('t__crsql_clock', 't__crsql_pks')"),
+               2);
+  CT_EXEC(db, "INSERT INTO t VALUES (7, 'x')");
+  CT_CHECK_ROWS(db, "SELECT * FROM t__crsql_clock", "7|a|1|1|0|0");
+  CT_CHECK_ROWS(db, "SELECT * FROM t__crsql_pks", "7|7");
+  CT_EXEC(db, "UPDATE t__crsql_clock SET col_version = 5 WHERE key = 7 AND col_name = 'a'");
+  CT_CHECK_ROWS(db, "SELECT cid, col_version FROM crsql_changes", "a|5");
   ct_close(db);
 }
 
