@@ -306,17 +306,15 @@ export function generateRandom(seed, opts = {}) {
   const rng = new Rng(seed);
   const ndev = opts.devices ?? rng.range(2, 5);
   const steps = opts.steps ?? rng.range(20, 70);
-  // Profile: primary-key changing UPDATEs, or incremental syncs, not both.
-  // After a pk change cr-sqlite 0.16 keeps the moved clock entries' old
-  // db_version, so a "db_version > cursor" peer never receives them and
-  // diverges; our engine deliberately re-stamps them (docs/CRDT.md, section
-  // 10), so the two differ in db_version numbers and in what an incremental
-  // sync carries. With full resends both give the same rows.
+  // Profile: with or without primary-key changing UPDATEs and incremental
+  // syncs. (After a pk change, cr-sqlite keeps the moved clock entries' old
+  // db_version, so "db_version > cursor" peers miss them; our engine copies
+  // that, see docs/CRDT.md. --no-pk-changes turns pk changes off.)
   const pkChanges = opts.pkChanges ?? rng.chance(0.5);
-  const prof = { pkChanges, incremental: !pkChanges };
+  const prof = { pkChanges, incremental: rng.chance(0.75) };
   const b = new Builder();
   b.comment(`differential scenario: gen.mjs random ${seed}${opts.devices ? ' --devices ' + opts.devices : ''}${opts.steps ? ' --steps ' + opts.steps : ''}${opts.pkChanges === false ? ' --no-pk-changes' : ''}${opts.alter === false ? ' --no-alter' : ''}`);
-  b.comment(`profile: ${pkChanges ? 'primary key changes, full syncs only' : 'no primary key changes, full and incremental syncs'}`);
+  b.comment(`profile: ${pkChanges ? '' : 'no '}primary key changes, ${prof.incremental ? 'full, incremental and window syncs' : 'full syncs only'}`);
   for (let d = 0; d < ndev; d++) b.raw(`device ${d} ${siteHex(rng)}`);
   const ntab = rng.range(1, 3);
   const pool = TABLES.filter((t) => !(opts.skipTables ?? []).includes(t.name));
@@ -460,11 +458,12 @@ export function generatePack() {
     b.exec(0, 'INSERT OR IGNORE INTO p_comp (a, b, c, v) VALUES (?, ?, ?, 1)', args);
     b.exec(0, 'INSERT OR IGNORE INTO p_wr (a, b) VALUES (?, ?)', [args[0], args[1]]);
   }
-  // Deletes and a resurrection so sentinel rows appear too (no primary key
-  // UPDATE: its moved entries' db_version deliberately differs, see gen.mjs).
+  // Deletes, a resurrection and a primary key change so sentinel rows and
+  // moved entries appear too.
   b.exec(0, 'DELETE FROM p_int WHERE k < 0');
   b.exec(0, 'DELETE FROM p_any WHERE k = 2');
   b.exec(0, 'INSERT INTO p_any (k, v) VALUES (2, 3)');
+  b.exec(0, 'UPDATE p_any SET k = 987654321 WHERE k = 3');
   b.raw('check');
   b.raw('pks');
   b.raw('changes');
