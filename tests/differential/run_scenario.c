@@ -724,6 +724,11 @@ static void close_devices(void) {
     sqlite3_close_v2(devs[d].db);
     devs[d].db = NULL;
   }
+  for (int t = 0; t < ntables; t++) {
+    free(tables[t].name);
+    free(tables[t].order_by);
+  }
+  ntables = 0;
 }
 
 static int interactive(void) {
@@ -761,6 +766,7 @@ static int interactive(void) {
   }
   free(line);
   close_devices();
+  free(out.p);
   return 0;
 }
 
@@ -810,5 +816,7 @@ int main(int argc, char **argv) {
   }
   close_devices();
   fwrite(out.p, 1, out.n, stdout);
+  free(text.p);
+  free(out.p);
   return 0;
 }
