@@ -12,6 +12,7 @@
 #ifndef BACKLESS_H
 #define BACKLESS_H
 
+#include <stddef.h>
 #include <sqlite3.h>
 
 #ifdef __cplusplus
@@ -55,6 +56,40 @@ int bl_crdt_register(sqlite3 *db, char **errmsg);
  * this process (sqlite3_auto_extension). Returns an SQLite result code.
  */
 int bl_crdt_auto_register(void);
+
+/*
+ * One change, as the columns of crsql_changes describe it. Every pointer is
+ * borrowed for the duration of the call that receives it. `val` is any
+ * SQLite value (from sqlite3_column_value, or sqlite3_value_dup). Text
+ * lengths are in bytes.
+ */
+typedef struct bl_crdt_change {
+  const char *table;
+  int table_len;
+  const unsigned char *pk; /* packed primary key, crsql_pack_columns format */
+  int pk_len;
+  const char *cid; /* column name, or "-1" for the row sentinel */
+  int cid_len;
+  sqlite3_value *val;
+  sqlite3_int64 col_version;
+  sqlite3_int64 db_version;
+  const unsigned char *site_id; /* 16 bytes, or NULL */
+  int site_id_len;
+  sqlite3_int64 cl;
+  sqlite3_int64 seq;
+} bl_crdt_change;
+
+/*
+ * Merges changes[0..n) into `db` (which has the engine registered), with
+ * exactly the rules of `INSERT INTO crsql_changes`, but keeping consecutive
+ * changes of one row together: a row of k columns costs one base-table
+ * write and one clock write instead of k of each. Use it to apply a
+ * changeset; group each row's changes together for speed.
+ *
+ * All or nothing: on error nothing of the call is applied, SQLITE_* is
+ * returned and *errmsg (if not NULL) receives a message to sqlite3_free.
+ */
+int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **errmsg);
 
 #ifdef __cplusplus
 }

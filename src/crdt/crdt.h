@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "crdt/sqlite_api.h"
+#include "backless.h"
 
 #define BL_SITE_ID_LEN 16
 #define BL_SENTINEL "-1"
@@ -165,6 +166,7 @@ typedef struct bl_crdt {
   unsigned char site_cache[BL_SITE_ID_LEN];
   int site_cache_len;
   sqlite3_int64 site_cache_ordinal;
+  struct bl_merger *merger; /* merge.c's row buffer, created on first merge */
 } bl_crdt;
 
 /* Creates the per-connection state: crsql_master, crsql_site_id and the
@@ -202,26 +204,24 @@ void bl__fn_commit_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* ------------------------------------------------------------ merge.c */
 
-/* One change as crsql_changes columns describe it. */
-typedef struct bl_change {
-  const char *table;
-  int table_len;
-  const unsigned char *pk;
-  int pk_len;
-  const char *cid;
-  int cid_len;
-  sqlite3_value *val;
-  sqlite3_int64 col_version;
-  sqlite3_int64 db_version;
-  const unsigned char *site_id;
-  int site_id_len;
-  sqlite3_int64 cl;
-  sqlite3_int64 seq;
-} bl_change;
+/* One change as crsql_changes columns describe it (the public
+ * bl_crdt_change of backless.h). */
+typedef bl_crdt_change bl_change;
 
 /* Merges one remote change. Returns an SQLite code; on error *err is set
  * (sqlite3_malloc'ed) and nothing of the change is applied. */
 int bl__merge_change(bl_crdt *st, const bl_change *ch, char **err);
+
+/* Merges changes[0..n) in order, keeping consecutive changes of one row
+ * together (one base write and one clock write per row). On error *err is
+ * set and the changes before the failing one may be applied: the caller
+ * runs it inside a savepoint (bl_crdt_merge does). */
+int bl__merge_batch(bl_crdt *st, const bl_change *changes, size_t n, char **err);
+
+struct bl_merger;
+void bl__merger_free(struct bl_merger *mg);
+/* Finalizes the merger's statements and drops any open row. */
+void bl__merger_forget_stmts(struct bl_merger *mg);
 
 /* ------------------------------------------------------------ changes_vtab.c */
 int bl__changes_vtab_register(sqlite3 *db, bl_crdt *st);

@@ -116,6 +116,15 @@ static void fn_config_get(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   sqlite3_result_int(ctx, fn_state(ctx)->merge_equal_values);
 }
 
+/* crsql_internal_state(P): stores this connection's engine state into the
+ * pointer P (bound with sqlite3_bind_pointer, type "bl_crdt_out"). How the
+ * C API finds the state of a connection. */
+static void fn_internal_state(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt **out = sqlite3_value_pointer(argv[0], "bl_crdt_out");
+  if (out) *out = fn_state(ctx);
+  sqlite3_result_null(ctx);
+}
+
 static int fn_commit_hook(void *p) {
   bl__state_tx_end((bl_crdt *)p, 1);
   return 0;
@@ -161,6 +170,7 @@ static const fn_def fn_defs[] = {
     {"crsql_after_insert", -1, BL_VOL, bl__fn_after_insert},
     {"crsql_after_update", -1, BL_VOL, bl__fn_after_update},
     {"crsql_after_delete", -1, BL_VOL, bl__fn_after_delete},
+    {"crsql_internal_state", 1, BL_DIRECT, fn_internal_state},
 };
 
 int bl__crdt_init(sqlite3 *db, char **errmsg) {
@@ -202,5 +212,43 @@ static int fn_auto_entry(sqlite3 *db, char **errmsg, const struct sqlite3_api_ro
 
 int bl_crdt_auto_register(void) {
   return sqlite3_auto_extension((void (*)(void))fn_auto_entry);
+}
+
+static bl_crdt *fn_find_state(sqlite3 *db) {
+  bl_crdt *st = NULL;
+  sqlite3_stmt *stmt = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT crsql_internal_state(?1)", -1, &stmt, NULL) == SQLITE_OK) {
+    sqlite3_bind_pointer(stmt, 1, &st, "bl_crdt_out", NULL);
+    sqlite3_step(stmt);
+  }
+  sqlite3_finalize(stmt);
+  return st;
+}
+
+int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **errmsg) {
+  if (errmsg) *errmsg = NULL;
+  bl_crdt *st = db ? fn_find_state(db) : NULL;
+  if (!st) {
+    if (errmsg) *errmsg = sqlite3_mprintf("the CRDT engine is not registered on this connection");
+    return SQLITE_MISUSE;
+  }
+  if (n == 0) return SQLITE_OK;
+  int rc = sqlite3_exec(db, "SAVEPOINT bl_crdt_merge", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    if (errmsg) *errmsg = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    return rc;
+  }
+  int impacted = st->rows_impacted;
+  char *err = NULL;
+  rc = bl__merge_batch(st, changes, n, &err);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(db, "RELEASE bl_crdt_merge", NULL, NULL, NULL);
+  } else {
+    st->rows_impacted = impacted;
+    sqlite3_exec(db, "ROLLBACK TO bl_crdt_merge; RELEASE bl_crdt_merge", NULL, NULL, NULL);
+  }
+  if (errmsg) *errmsg = err;
+  else sqlite3_free(err);
+  return rc;
 }
 #endif

@@ -137,6 +137,7 @@ int bl__state_new(sqlite3 *db, bl_crdt **out, char **err) {
 }
 
 static void state_free_tables(bl_crdt *st) {
+  bl__merger_forget_stmts(st->merger); /* its statements name these tables */
   for (int i = 0; i < st->ntables; i++) bl__table_free(st->tables[i]);
   sqlite3_free(st->tables);
   st->tables = NULL;
@@ -145,6 +146,7 @@ static void state_free_tables(bl_crdt *st) {
 
 void bl__state_finalize_stmts(bl_crdt *st) {
   if (!st) return;
+  bl__merger_forget_stmts(st->merger);
   for (int i = 0; i < st->ntables; i++) bl__table_finalize_stmts(st->tables[i]);
   sqlite3_stmt **stmts[] = {&st->st_data_version, &st->st_schema_version, &st->st_site_ordinal,
                             &st->st_site_insert, &st->st_db_version};
@@ -157,6 +159,8 @@ void bl__state_finalize_stmts(bl_crdt *st) {
 void bl__state_free(bl_crdt *st) {
   if (!st) return;
   bl__state_finalize_stmts(st);
+  bl__merger_free(st->merger);
+  st->merger = NULL;
   state_free_tables(st);
   sqlite3_free(st);
 }

@@ -1,0 +1,229 @@
+/*
+ * batch.c — bl_crdt_merge, the batched merge: for any sequence of changes it
+ * must leave exactly the state that inserting the same changes one by one
+ * into crsql_changes leaves (rows, clocks, db_versions, rows impacted), and
+ * it is all or nothing.
+ *
+ * The equivalence test builds random worlds (several devices writing and
+ * syncing), takes the union of their change sets in a random order — some
+ * runs grouped by row, as a changeset would be — and applies it to two
+ * targets that hold the same local edits: one through crsql_changes, one
+ * through bl_crdt_merge.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backless.h"
+#include "helpers.h"
+
+#define NDEV 3
+
+static const char *batch_schema =
+    "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b TEXT DEFAULT 'd');"
+    "SELECT crsql_as_crr('t');"
+    "CREATE TABLE k (x TEXT NOT NULL, y INTEGER NOT NULL, v, PRIMARY KEY (x, y));"
+    "SELECT crsql_as_crr('k');"
+    "CREATE TABLE p (id TEXT PRIMARY KEY NOT NULL);"
+    "SELECT crsql_as_crr('p');";
+
+static void batch_random_write(ct_rng *r, sqlite3 *db) {
+  char sql[256];
+  int id = ct_rng_below(r, 6), v = ct_rng_below(r, 4);
+  switch (ct_rng_below(r, 9)) {
+    case 0: snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO t VALUES (%d, %d, 'b%d')", id, v, v); break;
+    case 1: snprintf(sql, sizeof sql, "INSERT INTO t (id, a) VALUES (%d, %d) ON CONFLICT DO UPDATE SET a = %d", id, v, v); break;
+    case 2: snprintf(sql, sizeof sql, "UPDATE t SET b = 'u%d' WHERE id = %d", v, id); break;
+    case 3: snprintf(sql, sizeof sql, "DELETE FROM t WHERE id = %d", id); break;
+    case 4: snprintf(sql, sizeof sql, "UPDATE OR REPLACE t SET id = %d WHERE id = %d", (id + 1) % 6, id); break;
+    case 5: snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO k VALUES ('x%d', %d, %d)", id % 3, v % 2, id); break;
+    case 6: snprintf(sql, sizeof sql, "DELETE FROM k WHERE x = 'x%d'", id % 3); break;
+    case 7: snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO p VALUES ('p%d')", id % 3); break;
+    default: snprintf(sql, sizeof sql, "DELETE FROM p WHERE id = 'p%d'", id % 3); break;
+  }
+  ct_exec(db, sql);
+}
+
+/* Applies c through bl_crdt_merge in the order `order`. */
+static int batch_apply(sqlite3 *db, const ct_changes *c, const int *order, char **err) {
+  bl_crdt_change *chs = calloc((size_t)c->n + 1, sizeof *chs);
+  if (!chs) return SQLITE_NOMEM;
+  for (int i = 0; i < c->n; i++) {
+    sqlite3_value **v = c->v + 9 * (order ? order[i] : i);
+    bl_crdt_change *ch = &chs[i];
+    ch->table = (const char *)sqlite3_value_text(v[0]);
+    ch->table_len = sqlite3_value_bytes(v[0]);
+    ch->pk = sqlite3_value_blob(v[1]);
+    ch->pk_len = sqlite3_value_bytes(v[1]);
+    ch->cid = (const char *)sqlite3_value_text(v[2]);
+    ch->cid_len = sqlite3_value_bytes(v[2]);
+    ch->val = v[3];
+    ch->col_version = sqlite3_value_int64(v[4]);
+    ch->db_version = sqlite3_value_int64(v[5]);
+    ch->site_id = sqlite3_value_blob(v[6]);
+    ch->site_id_len = sqlite3_value_bytes(v[6]);
+    ch->cl = sqlite3_value_int64(v[7]);
+    ch->seq = sqlite3_value_int64(v[8]);
+  }
+  int rc = bl_crdt_merge(db, chs, (size_t)c->n, err);
+  free(chs);
+  return rc;
+}
+
+static const char *batch_state_sql =
+    "SELECT \"table\", hex(pk), cid, quote(val), col_version, db_version, "
+    "site_id = crsql_site_id(), cl, seq FROM crsql_changes ORDER BY \"table\", pk, cid";
+
+static int batch_same(sqlite3 *a, sqlite3 *b) {
+  char why[512];
+  static const char *const queries[] = {"SELECT * FROM t ORDER BY id", "SELECT * FROM k ORDER BY x, y",
+                                        "SELECT * FROM p ORDER BY id", "SELECT crsql_db_version()"};
+  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+    if (!ct_same_rows(a, b, queries[i], why, sizeof why)) {
+      fprintf(stderr, "  %s: %s\n", queries[i], why);
+      return 0;
+    }
+  }
+  if (!ct_same_rows(a, b, batch_state_sql, why, sizeof why)) {
+    fprintf(stderr, "  clocks differ: %s\n", why);
+    return 0;
+  }
+  return 1;
+}
+
+static int batch_cmp_row(const void *x, const void *y, void *changes);
+
+/* Orders change indices so that each row's changes are adjacent (stable). */
+static const ct_changes *batch_sort_changes;
+static int batch_cmp(const void *x, const void *y) { return batch_cmp_row(x, y, (void *)batch_sort_changes); }
+
+static int batch_cmp_row(const void *x, const void *y, void *changes) {
+  const ct_changes *c = changes;
+  int i = *(const int *)x, j = *(const int *)y;
+  sqlite3_value **a = c->v + 9 * i, **b = c->v + 9 * j;
+  int k = strcmp((const char *)sqlite3_value_text(a[0]), (const char *)sqlite3_value_text(b[0]));
+  if (k) return k;
+  int na = sqlite3_value_bytes(a[1]), nb = sqlite3_value_bytes(b[1]);
+  k = memcmp(sqlite3_value_blob(a[1]), sqlite3_value_blob(b[1]), (size_t)(na < nb ? na : nb));
+  if (k) return k;
+  if (na != nb) return na - nb;
+  return i - j;
+}
+
+static void test_crdt_batch__same_as_one_by_one(void) {
+  for (int iter = 0; iter < 60; iter++) {
+    ct_rng r = {0x5eedULL + (unsigned long long)iter * 7919};
+    sqlite3 *dev[NDEV];
+    for (int d = 0; d < NDEV; d++) {
+      dev[d] = ct_open();
+      CT_EXEC(dev[d], batch_schema);
+    }
+    for (int step = 0; step < 40; step++) {
+      int d = ct_rng_below(&r, NDEV);
+      if (ct_rng_below(&r, 4) == 0) {
+        int to = ct_rng_below(&r, NDEV);
+        if (to != d) ct_sync(dev[d], dev[to], NULL);
+      } else {
+        batch_random_write(&r, dev[d]);
+      }
+    }
+    ct_changes all = {0, NULL};
+    for (int d = 0; d < NDEV; d++) {
+      ct_changes c = {0, NULL};
+      BL_REQUIRE(ct_changes_read(dev[d], "", &c) == SQLITE_OK);
+      ct_changes_append(&all, &c);
+      ct_changes_free(&c);
+    }
+    int *order = malloc(sizeof(int) * (size_t)(all.n + 1));
+    BL_REQUIRE(order != NULL);
+    for (int i = 0; i < all.n; i++) order[i] = i;
+    for (int i = all.n - 1; i > 0; i--) {
+      int j = ct_rng_below(&r, i + 1), t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    if (iter % 2 == 0) {
+      batch_sort_changes = &all;
+      qsort(order, (size_t)all.n, sizeof *order, batch_cmp);
+    }
+
+    /* Two targets with the same local history. */
+    sqlite3 *one = ct_open(), *many = ct_open();
+    ct_rng lr = {0xabcULL + (unsigned long long)iter};
+    ct_rng lr2 = lr;
+    CT_EXEC(one, batch_schema);
+    CT_EXEC(many, batch_schema);
+    for (int i = 0; i < 8; i++) {
+      batch_random_write(&lr, one);
+      batch_random_write(&lr2, many);
+    }
+    BL_CHECK_INT(ct_changes_apply(one, &all, order), SQLITE_OK);
+    char *err = NULL;
+    CT_EXEC(many, "BEGIN");
+    int rc = batch_apply(many, &all, order, &err);
+    if (rc != SQLITE_OK) fprintf(stderr, "  bl_crdt_merge: %s\n", err ? err : "?");
+    BL_CHECK_INT(rc, SQLITE_OK);
+    sqlite3_free(err);
+    BL_CHECK_INT(ct_int(many, "SELECT crsql_rows_impacted() >= 0"), 1);
+    CT_EXEC(many, "COMMIT");
+    if (!batch_same(one, many)) {
+      fprintf(stderr, "  iteration %d (%s order, %d changes)\n", iter, iter % 2 ? "shuffled" : "row-grouped", all.n);
+      bl_test_failed_checks++;
+    }
+    free(order);
+    ct_changes_free(&all);
+    ct_close(one);
+    ct_close(many);
+    for (int d = 0; d < NDEV; d++) ct_close(dev[d]);
+  }
+}
+
+static void test_crdt_batch__all_or_nothing(void) {
+  sqlite3 *a = ct_open(), *b = ct_open();
+  CT_EXEC(a, batch_schema);
+  CT_EXEC(b, batch_schema);
+  CT_EXEC(a, "INSERT INTO t VALUES (1, 'x', 'y'), (2, 'z', 'w')");
+  CT_EXEC(b, "INSERT INTO t VALUES (9, 'local', 'row')");
+  ct_changes c = {0, NULL};
+  BL_REQUIRE(ct_changes_read(a, "", &c) == SQLITE_OK);
+  /* Poison the last change: a table that is not a CRR. */
+  sqlite3 *tmp = ct_open();
+  sqlite3_stmt *s = NULL;
+  BL_REQUIRE(sqlite3_prepare_v2(tmp, "SELECT 'nope'", -1, &s, NULL) == SQLITE_OK);
+  BL_REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  sqlite3_value_free(c.v[9 * (c.n - 1)]);
+  c.v[9 * (c.n - 1)] = sqlite3_value_dup(sqlite3_column_value(s, 0));
+  sqlite3_finalize(s);
+  const char *before = ct_dump(b, 0);
+  char *saved = strdup(before);
+  char *err = NULL;
+  BL_CHECK(batch_apply(b, &c, NULL, &err) != SQLITE_OK);
+  BL_CHECK(err && strstr(err, "could not find the schema information for table nope"));
+  sqlite3_free(err);
+  BL_CHECK_STR(ct_dump(b, 0), saved);
+  free(saved);
+  ct_changes_free(&c);
+  ct_close(tmp);
+  ct_close(a);
+  ct_close(b);
+}
+
+static void test_crdt_batch__not_registered(void) {
+  sqlite3 *db = NULL;
+  BL_REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+  char *err = NULL;
+  bl_crdt_change ch;
+  memset(&ch, 0, sizeof ch);
+  BL_CHECK_INT(bl_crdt_merge(db, &ch, 1, &err), SQLITE_MISUSE);
+  BL_CHECK(err && strstr(err, "not registered"));
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_batch__same_as_one_by_one),
+    BL_TEST(test_crdt_batch__all_or_nothing),
+    BL_TEST(test_crdt_batch__not_registered),
+};
+
+BL_TEST_MAIN(cases)
