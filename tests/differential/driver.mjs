@@ -280,6 +280,8 @@ class OursSession {
     this.p.on('close', (code, signal) => { this.dead = `exited with ${signal ?? code}`; this.pump(); });
     this.p.on('error', (e) => { this.dead = String(e); this.pump(); });
     this.p.stdin.on('error', () => {});
+    this.p.stdout.on('error', () => {});
+    this.p.stderr.on('error', () => {});
   }
   pump() {
     let i;
@@ -655,4 +657,5 @@ async function main() {
   return rep.failures ? 1 : 0;
 }
 
+process.stdout.on('error', (e) => { if (e.code !== 'EPIPE') throw e; });
 main().then((code) => process.exit(code), (e) => { console.error(`driver.mjs: ${e.stack || e}`); process.exit(2); });

@@ -86,10 +86,12 @@ function realValue(rng) {
   return V.real(rng.pick(REALS));
 }
 function textValue(rng) {
+  if (rng.chance(0.01)) return V.text('L' + 'abc\u00e9'.repeat(rng.range(5000, 20000)));
   if (rng.chance(0.1)) return V.text('r' + rng.u32().toString(36));
   return V.text(rng.pick(TEXTS));
 }
 function blobValue(rng) {
+  if (rng.chance(0.01)) return V.blob(rng.bytes(rng.range(20000, 70000)));
   if (rng.chance(0.1)) return V.blob(rng.bytes(rng.range(300, 400)));
   if (rng.chance(0.3)) return V.blob(rng.bytes(rng.range(1, 20)));
   return V.blob(rng.pick(BLOBS));
@@ -191,6 +193,19 @@ export const TABLES = [
     ddl: 'CREATE TABLE tri (a NOT NULL, v, b INTEGER NOT NULL, c TEXT NOT NULL, w BLOB, PRIMARY KEY (c, a, b))',
     pks: [['c', 'text'], ['a', 'any'], ['b', 'int']],
     cols: [['v', 'any'], ['w', 'blob']],
+  },
+  {
+    name: 'odd',
+    ddl: `CREATE TABLE odd ("select" INTEGER PRIMARY KEY NOT NULL, "a b" TEXT, "v\u00e4lue", "x'y" INTEGER DEFAULT 1, "-" BLOB DEFAULT x'00')`,
+    pks: [['select', 'int']],
+    cols: [['a b', 'text'], ['v\u00e4lue', 'any'], ["x'y", 'int'], ['-', 'blob']],
+  },
+  {
+    name: 'wide',
+    ddl: 'CREATE TABLE wide (id TEXT PRIMARY KEY NOT NULL, ' +
+      Array.from({ length: 24 }, (_, i) => `c${i} ${['INTEGER', 'TEXT', 'REAL', 'BLOB', ''][i % 5]}${i % 7 === 3 ? ' DEFAULT ' + i : ''}`).join(', ') + ')',
+    pks: [['id', 'text']],
+    cols: Array.from({ length: 24 }, (_, i) => [`c${i}`, ['int', 'text', 'real', 'blob', 'any'][i % 5]]),
   },
   {
     name: 'wr',
