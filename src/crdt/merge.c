@@ -54,19 +54,32 @@ typedef struct merge_row {
   int nset;
   int cap_set;
   sqlite3_value **set; /* [ncol]: value to write, or NULL */
+  /* Optimistic rows (batches, see merge_run) start from an empty record
+   * without reading the clock; the changes applied to the row are
+   * changes[first .. first + count), replayed on the real record if the
+   * guess was wrong. */
+  int optimistic;
+  size_t first, count;
+  int impacted_at_open;
+  sqlite3_int64 pending_at_open; /* versions taken by a wrong guess are given back */
 } merge_row;
 
 typedef struct bl_merger {
   merge_row row;
   merge_upsert cache[MERGE_MASK_CACHE];
   int next_cache;
+  int last_row_new; /* the previous row of the batch had no clock record */
 } bl_merger;
+
+/* Returned inside merge.c when an optimistic row needs its real record. */
+#define MERGE_MATERIALIZE (-1)
 
 typedef struct merge_ctx {
   bl_crdt *st;
   sqlite3 *db;
   merge_row *r;
-  const bl_change *ch;
+  const bl_change *changes; /* the whole batch */
+  const bl_change *ch;      /* the change being applied */
   sqlite3_int64 site; /* ordinal of the change's site */
   char **err;
 } merge_ctx;
@@ -108,7 +121,8 @@ static void merge_row_reset(merge_row *r) {
   r->pk = NULL;
   r->c = NULL;
   r->t = NULL;
-  r->deleted = r->created = r->clock_dirty = 0;
+  r->deleted = r->created = r->clock_dirty = r->optimistic = 0;
+  r->first = r->count = 0;
 }
 
 void bl__merger_free(bl_merger *mg) {
@@ -140,7 +154,7 @@ static bl_merger *merge_merger(bl_crdt *st) {
   return st->merger;
 }
 
-static int merge_row_open(merge_ctx *m, bl_table *t, const unsigned char *pk, int pk_len, int npk) {
+static int merge_row_open(merge_ctx *m, bl_table *t, const unsigned char *pk, int pk_len, int optimistic) {
   merge_row *r = m->r;
   r->t = t;
   r->pk = sqlite3_malloc(pk_len > 0 ? pk_len : 1);
@@ -165,7 +179,10 @@ static int merge_row_open(merge_ctx *m, bl_table *t, const unsigned char *pk, in
   int count = 0;
   const char *perr = NULL;
   bl__unpack(r->pk, pk_len, r->pks, MERGE_MAX_PK, &count, &perr); /* validated by the caller */
-  (void)npk;
+  r->impacted_at_open = m->st->rows_impacted;
+  r->pending_at_open = m->st->pending;
+  r->optimistic = optimistic;
+  if (optimistic) return SQLITE_OK; /* empty record until proven otherwise */
   int rc = bl__clock_load_packed(m->db, t, r->pks, r->c);
   if (rc != SQLITE_OK) {
     rc = merge_sql_fail(m, rc);
@@ -284,9 +301,32 @@ static int merge_flush_base(merge_ctx *m) {
 }
 
 /* Makes every pending write of the open row and closes it. */
+static int merge_replay(merge_ctx *m, size_t upto);
+
 static int merge_row_close(merge_ctx *m) {
   merge_row *r = m->r;
   if (!r->t) return SQLITE_OK;
+  bl_merger *mg = m->st->merger;
+  if (r->optimistic) {
+    /* Write the clock row first, as a probe: it only succeeds if the row
+     * had no clock record, which is what the rules assumed. */
+    int rc = bl__clock_store_packed(m->db, r->t, r->pks, r->c);
+    if (rc == SQLITE_OK) {
+      mg->last_row_new = 1;
+      r->clock_dirty = 0;
+    } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      mg->last_row_new = 0;
+      rc = merge_replay(m, r->first + r->count);
+    } else {
+      rc = merge_sql_fail(m, rc);
+    }
+    if (rc != SQLITE_OK) {
+      merge_row_reset(r);
+      return rc;
+    }
+  } else {
+    mg->last_row_new = !r->c->stored;
+  }
   int rc = merge_flush_base(m);
   if (rc == SQLITE_OK && r->clock_dirty) {
     rc = bl__clock_store_packed(m->db, r->t, r->pks, r->c);
@@ -348,6 +388,7 @@ static int merge_local_value(merge_ctx *m, int col, sqlite3_stmt **stmt, sqlite3
     *out = r->set[col];
     return SQLITE_OK;
   }
+  if (r->optimistic) return MERGE_MATERIALIZE; /* needs the real row */
   if (r->deleted || r->created || r->nset) {
     int rc = merge_flush_base(m);
     if (rc != SQLITE_OK) return rc;
@@ -532,6 +573,60 @@ static int merge_check(bl_crdt *st, const bl_change *ch, bl_table **out_t, int *
 /* Applies changes[0..n) in order. With `batch`, consecutive changes of one
  * row share one base write and one clock write; otherwise each change is
  * flushed on its own. */
+/* Applies one change of the batch to the open row (opening it if needed). */
+static int merge_one(merge_ctx *m, size_t i, int batch) {
+  const bl_change *ch = &m->changes[i];
+  bl_table *t = NULL;
+  int col = 0;
+  int rc = merge_check(m->st, ch, &t, &col, m->err);
+  if (rc != SQLITE_OK) return rc;
+  m->ch = ch;
+  rc = bl__site_ordinal(m->st, ch->site_id, ch->site_id_len, &m->site);
+  if (rc != SQLITE_OK)
+    return merge_fail(m, rc, sqlite3_mprintf("crsql - could not record the site id: %s", sqlite3_errmsg(m->db)));
+  merge_row *r = m->r;
+  if (r->t && (r->t != t || r->pk_len != ch->pk_len || memcmp(r->pk, ch->pk, (size_t)ch->pk_len) != 0))
+    rc = merge_row_close(m);
+  if (rc == SQLITE_OK && !r->t) {
+    rc = merge_row_open(m, t, ch->pk, ch->pk_len, batch && m->st->merger->last_row_new);
+    r->first = i;
+  }
+  if (rc != SQLITE_OK) return rc;
+  r->count = i + 1 - r->first;
+  rc = merge_apply(m, col);
+  if (rc == MERGE_MATERIALIZE) rc = merge_replay(m, i + 1);
+  return rc;
+}
+
+/* The optimistic guess was wrong: reload the row's real clock record and
+ * apply its changes [first, upto) again from the start. */
+static int merge_replay(merge_ctx *m, size_t upto) {
+  merge_row *r = m->r;
+  const bl_change *saved = m->ch;
+  merge_clear_set(r);
+  r->deleted = r->created = r->clock_dirty = 0;
+  r->optimistic = 0;
+  m->st->rows_impacted = r->impacted_at_open;
+  m->st->pending = r->pending_at_open;
+  int rc = bl__clock_load_packed(m->db, r->t, r->pks, r->c);
+  if (rc != SQLITE_OK) return merge_sql_fail(m, rc);
+  for (size_t i = r->first; rc == SQLITE_OK && i < upto; i++) {
+    const bl_change *ch = &m->changes[i];
+    bl_table *t = NULL;
+    int col = 0;
+    rc = merge_check(m->st, ch, &t, &col, m->err);
+    if (rc == SQLITE_OK) rc = bl__site_ordinal(m->st, ch->site_id, ch->site_id_len, &m->site);
+    m->ch = ch;
+    if (rc == SQLITE_OK) rc = merge_apply(m, col);
+  }
+  m->ch = saved;
+  return rc;
+}
+
+/* Applies changes[0..n) in order. With `batch`, consecutive changes of one
+ * row share one base write and one clock write, and a row is assumed new
+ * (its clock is not read first) while the previous row was; otherwise each
+ * change is flushed on its own. */
 static int merge_run(bl_crdt *st, const bl_change *changes, size_t n, int batch, char **err) {
   *err = NULL;
   bl_merger *mg = merge_merger(st);
@@ -542,6 +637,8 @@ static int merge_run(bl_crdt *st, const bl_change *changes, size_t n, int batch,
   m.db = st->db;
   m.r = &mg->row;
   m.err = err;
+  m.changes = changes;
+  mg->last_row_new = 1;
   /* Once per call: a refresh frees table descriptions an open row uses. */
   int rc = bl__tables_refresh(st, err);
   if (rc != SQLITE_OK) {
@@ -549,22 +646,7 @@ static int merge_run(bl_crdt *st, const bl_change *changes, size_t n, int batch,
     return rc;
   }
   for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
-    const bl_change *ch = &changes[i];
-    bl_table *t = NULL;
-    int col = 0;
-    rc = merge_check(st, ch, &t, &col, err);
-    if (rc != SQLITE_OK) break;
-    m.ch = ch;
-    rc = bl__site_ordinal(st, ch->site_id, ch->site_id_len, &m.site);
-    if (rc != SQLITE_OK) {
-      *err = sqlite3_mprintf("crsql - could not record the site id: %s", sqlite3_errmsg(m.db));
-      break;
-    }
-    merge_row *r = m.r;
-    if (r->t && (r->t != t || r->pk_len != ch->pk_len || memcmp(r->pk, ch->pk, (size_t)ch->pk_len) != 0))
-      rc = merge_row_close(&m);
-    if (rc == SQLITE_OK && !r->t) rc = merge_row_open(&m, t, ch->pk, ch->pk_len, t->npk);
-    if (rc == SQLITE_OK) rc = merge_apply(&m, col);
+    rc = merge_one(&m, i, batch);
     if (rc == SQLITE_OK && !batch) rc = merge_row_close(&m);
   }
   if (rc == SQLITE_OK) rc = merge_row_close(&m);
