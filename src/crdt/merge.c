@@ -53,7 +53,8 @@ typedef struct merge_row {
   int created; /* the row must exist afterwards (key only if nothing set) */
   int nset;
   int cap_set;
-  sqlite3_value **set; /* [ncol]: value to write, or NULL */
+  sqlite3_value **set; /* [ncol]: value to write (borrowed), or NULL */
+  int cap_pk;
   /* Optimistic rows (batches, see merge_run) start from an empty record
    * without reading the clock; the changes applied to the row are
    * changes[first .. first + count), replayed on the real record if the
@@ -106,20 +107,17 @@ static int merge_step_quiet(merge_ctx *m, sqlite3_stmt *stmt) {
 
 /* ------------------------------------------------------------ the open row */
 
+/* Pending values are borrowed from the changes being merged, which live
+ * for the whole call (merge_run); nothing to free. */
 static void merge_clear_set(merge_row *r) {
-  for (int i = 0; r->set && r->t && i < r->t->ncol; i++) {
-    sqlite3_value_free(r->set[i]);
-    r->set[i] = NULL;
-  }
+  if (r->set && r->nset)
+    for (int i = 0; r->t && i < r->t->ncol; i++) r->set[i] = NULL;
   r->nset = 0;
 }
 
+/* Closes the row; its buffers stay allocated for the next one. */
 static void merge_row_reset(merge_row *r) {
   merge_clear_set(r);
-  sqlite3_free(r->pk);
-  sqlite3_free(r->c);
-  r->pk = NULL;
-  r->c = NULL;
   r->t = NULL;
   r->deleted = r->created = r->clock_dirty = r->optimistic = 0;
   r->first = r->count = 0;
@@ -129,6 +127,8 @@ void bl__merger_free(bl_merger *mg) {
   if (!mg) return;
   merge_row_reset(&mg->row);
   sqlite3_free(mg->row.set);
+  sqlite3_free(mg->row.pk);
+  sqlite3_free(mg->row.c);
   for (int i = 0; i < MERGE_MASK_CACHE; i++) {
     sqlite3_finalize(mg->cache[i].stmt);
     sqlite3_free(mg->cache[i].cols);
@@ -156,24 +156,29 @@ static bl_merger *merge_merger(bl_crdt *st) {
 
 static int merge_row_open(merge_ctx *m, bl_table *t, const unsigned char *pk, int pk_len, int optimistic) {
   merge_row *r = m->r;
-  r->t = t;
-  r->pk = sqlite3_malloc(pk_len > 0 ? pk_len : 1);
-  r->c = bl__clock_new(t);
+  /* Buffers grow to the largest key / table seen and are reused. */
+  if (r->cap_pk < pk_len) {
+    unsigned char *grown = sqlite3_realloc64(r->pk, (sqlite3_uint64)pk_len);
+    if (!grown) return SQLITE_NOMEM;
+    r->pk = grown;
+    r->cap_pk = pk_len;
+  }
   if (r->cap_set < t->ncol) {
     sqlite3_value **grown = sqlite3_realloc64(r->set, sizeof(*grown) * (size_t)t->ncol);
-    if (grown) {
-      memset(grown + r->cap_set, 0, sizeof(*grown) * (size_t)(t->ncol - r->cap_set));
-      r->set = grown;
-      r->cap_set = t->ncol;
-    } else {
-      r->t = NULL;
-    }
+    if (!grown) return SQLITE_NOMEM;
+    r->set = grown;
+    bl_clock *c = sqlite3_realloc64(r->c, sizeof(bl_clock) + sizeof(bl_entry) * (size_t)(t->ncol + 1));
+    if (!c) return SQLITE_NOMEM;
+    r->c = c;
+    r->cap_set = t->ncol;
   }
-  if (!r->pk || !r->c || !r->t) {
-    r->t = t;
-    merge_row_reset(r);
-    return SQLITE_NOMEM;
+  if (!r->c) {
+    r->c = sqlite3_malloc64(sizeof(bl_clock) + sizeof(bl_entry) * (size_t)(t->ncol + 1));
+    if (!r->c) return SQLITE_NOMEM;
   }
+  if (r->cap_set) memset(r->set, 0, sizeof(*r->set) * (size_t)r->cap_set);
+  memset(r->c, 0, sizeof(bl_clock) + sizeof(bl_entry) * (size_t)(t->ncol + 1));
+  r->t = t;
   memcpy(r->pk, pk, (size_t)pk_len);
   r->pk_len = pk_len;
   int count = 0;
@@ -458,11 +463,8 @@ static int merge_cid_wins(merge_ctx *m, int col, int *wins) {
 
 static int merge_write_column(merge_ctx *m, int col) {
   merge_row *r = m->r;
-  sqlite3_value *v = sqlite3_value_dup(m->ch->val);
-  if (!v) return SQLITE_NOMEM;
-  if (r->set[col]) sqlite3_value_free(r->set[col]);
-  else r->nset++;
-  r->set[col] = v;
+  if (!r->set[col]) r->nset++;
+  r->set[col] = m->ch->val;
   return merge_stamp(m, &r->c->e[col + 1], m->ch->col_version);
 }
 
