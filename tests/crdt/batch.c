@@ -111,7 +111,10 @@ static int batch_cmp_row(const void *x, const void *y, void *changes) {
 }
 
 static void test_crdt_batch__same_as_one_by_one(void) {
-  for (int iter = 0; iter < 60; iter++) {
+  /* BL_PROPERTY_ITERS lowers the count (valgrind runs). */
+  const char *env = getenv("BL_PROPERTY_ITERS");
+  int iters = env ? (int)strtol(env, NULL, 10) : 60;
+  for (int iter = 0; iter < iters; iter++) {
     ct_rng r = {0x5eedULL + (unsigned long long)iter * 7919};
     sqlite3 *dev[NDEV];
     for (int d = 0; d < NDEV; d++) {
