@@ -73,9 +73,10 @@ static struct {
   const char *engine_name;
   int floor;
   int floor_variant; /* --floor-variant K: only the baseline and variant K */
+  int profile_phase;  /* --profile-phase: 1 insert, 2 update, 3 merge (CRR side) */
   const char *pragmas[8]; /* --pragma, run on every connection */
   int npragmas;
-} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0, 0, {NULL}, 0};
+} opt = {100000, 3, 0, 0, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {NULL}, 0};
 
 static char tmpdir[2048]; /* database files live here ("" for none) */
 static int own_tmpdir;
@@ -478,6 +479,7 @@ static NOINLINE double phase_merge_sql(sqlite3 *db) {
 
 static double minf(double a, double b) { return a < b ? a : b; }
 
+
 typedef struct {
   const char *shape, *storage, *mode;
   double plain_insert, crr_insert, plain_update, crr_update, merge; /* best seconds */
@@ -518,6 +520,21 @@ static NOINLINE double on_crr(phase_fn f, sqlite3 *db, int text_pk) {
 }
 typedef double (*phase_fn_wrap)(phase_fn, sqlite3 *, int);
 
+/* --profile-phase: the chosen CRR phase runs under this frame alone, for
+ * valgrind --tool=callgrind --toggle-collect=profiled* (bench/profile.sh). */
+static NOINLINE double profiled(phase_fn f, sqlite3 *db, int text_pk) {
+  profiled_side = 3;
+  double t = f(db, text_pk);
+  __asm__ volatile("" ::: "memory");
+  return t;
+}
+static NOINLINE double profiled_merge(int sql_mode, sqlite3 *db) {
+  profiled_side = 4;
+  double t = sql_mode ? phase_merge_sql(db) : phase_merge_stmt(db);
+  __asm__ volatile("" ::: "memory");
+  return t;
+}
+
 static void run_config(const shape_t *shape, int file, int sql_mode, result_t *res) {
   int text_pk = shape == &SHAPES[1];
   phase_fn ins = sql_mode ? phase_insert_sql : phase_insert_stmt;
@@ -550,12 +567,12 @@ static void run_config(const shape_t *shape, int file, int sql_mode, result_t *r
 
     /* CRR */
     db = open_db(file, "crr", 1, shape);
-    t = on_crr(ins, db, text_pk);
+    t = (opt.profile_phase == 1 ? profiled : on_crr)(ins, db, text_pk);
     res->crr_insert = minf(res->crr_insert, t);
     res->c_crr_insert = minf(res->c_crr_insert, last_cpu);
     res->crr_bytes_ins = db_bytes(db);
     progress(" crr-ins %.0fms", t * 1e3);
-    t = on_crr(upd, db, text_pk);
+    t = (opt.profile_phase == 2 ? profiled : on_crr)(upd, db, text_pk);
     res->crr_update = minf(res->crr_update, t);
     res->c_crr_update = minf(res->c_crr_update, last_cpu);
     res->crr_bytes_upd = db_bytes(db);
@@ -569,7 +586,9 @@ static void run_config(const shape_t *shape, int file, int sql_mode, result_t *r
 
     /* merge into a fresh CRR */
     db = open_db(file, "merged", 1, shape);
-    t = sql_mode ? phase_merge_sql(db) : phase_merge_stmt(db);
+    t = opt.profile_phase == 3 ? profiled_merge(sql_mode, db)
+        : sql_mode             ? phase_merge_sql(db)
+                               : phase_merge_stmt(db);
     res->merge = minf(res->merge, t);
     res->c_merge = minf(res->c_merge, last_cpu);
     progress(" merge %.0fms (%ld changes)\n", t * 1e3, nchanges);
@@ -784,6 +803,8 @@ static void usage(FILE *f) {
           "  --floor          instead of the figures, time what triggers alone cost on\n"
           "                   plain SQLite (the floor of a trigger-based engine)\n"
           "  --floor-variant K  --floor with only the baseline and variant K (1-5)\n"
+          "  --profile-phase P  run the CRR phase P (insert, update, merge) under its own\n"
+          "                   frame, for callgrind --toggle-collect='profiled*'\n"
           "  --quiet          no progress on stderr\n");
 }
 
@@ -815,6 +836,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--json-out")) { NEEDV(); opt.json_out = v; }
     else if (!strcmp(a, "--check")) opt.check = 1;
     else if (!strcmp(a, "--floor")) opt.floor = 1;
+    else if (!strcmp(a, "--profile-phase")) {
+      NEEDV();
+      opt.profile_phase = !strcmp(v, "insert") ? 1 : !strcmp(v, "update") ? 2 : !strcmp(v, "merge") ? 3 : 0;
+      if (!opt.profile_phase) die("bad --profile-phase %s", v);
+    }
     else if (!strcmp(a, "--floor-variant")) { NEEDV(); opt.floor = 1; opt.floor_variant = atoi(v); }
     else if (!strcmp(a, "--pragma")) {
       NEEDV();
