@@ -18,6 +18,8 @@
 #   BL_ASAN_EXCLUDE       ctest label regex left out of the ASan run
 #                         (default: none; e.g. "differential" to save time)
 #   BL_FUZZ_SECONDS       seconds per fuzz target (default 20)
+#   BL_VALGRIND_PROPERTY_ITERS  iterations of seeded property tests under
+#                         valgrind (default 3; the normal runs use their own)
 #   BL_SKIP="asan fuzz"   stages to skip (deps build asan valgrind fuzz)
 set -uo pipefail
 
@@ -149,7 +151,9 @@ if ! skipped valgrind; then
     record valgrind FAIL "no $build/ (build failed)"
   else
     vg_log=$build/valgrind.log
-    /usr/bin/python3 scripts/valgrind_ctest.py "$build" unit | tee "$vg_log"
+    # Seeded property tests run fewer iterations: valgrind is ~50x slower.
+    BL_PROPERTY_ITERS=${BL_VALGRIND_PROPERTY_ITERS:-3} \
+      /usr/bin/python3 scripts/valgrind_ctest.py "$build" unit "$jobs" | tee "$vg_log"
     vg_rc=${PIPESTATUS[0]}
     read -r vg_pass _ vg_fail _ < <(tail -n 1 "$vg_log")
     vg_pass=${vg_pass:-0} vg_fail=${vg_fail:-1}
