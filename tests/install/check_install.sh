@@ -51,7 +51,8 @@ step "a C program against the shared library"
 "$cc" -std=c11 -Wall -Wextra -Werror -o "$work/hello" "$here/hello.c" $cflags $libs ||
   fail "compiling against the installed library"
 LD_LIBRARY_PATH=$lib "$work/hello" || fail "running the program (shared)"
-LD_LIBRARY_PATH=$lib ldd "$work/hello" | grep -q "$lib/libbackless.so" || fail "hello did not use the installed .so"
+LD_LIBRARY_PATH=$lib ldd "$work/hello" | grep -q "$lib/libbackless.so" ||
+  fail "hello did not use the installed .so"
 
 step "a C program against the static library"
 static_libs=$(pkg-config --static --libs backless)
