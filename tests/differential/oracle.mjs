@@ -73,7 +73,22 @@ function makeApi(o) {
 
   // Runs one statement with bindings; returns rows (arrays of value objects).
   // Throws StepError (with .code) on failure.
-  async function run(db, sql, args = [], wantRows = true) {
+  // Prepared statements kept for reuse (the merge INSERT runs thousands of
+  // times), per connection: key "db\0sql".
+  const cache = new Map();
+
+  async function finalizeCached(db) {
+    for (const [k, stmt] of cache) {
+      if (k.startsWith(`${db}\0`)) {
+        await sqlite3.finalize(stmt);
+        cache.delete(k);
+      }
+    }
+  }
+
+  async function run(db, sql, args = [], wantRows = true, reuse = false) {
+    const key = `${db}\0${sql}`;
+    if (reuse && cache.has(key)) return runStmt(cache.get(key), sql, args, wantRows, true);
     let prepared;
     const n = module.lengthBytesUTF8(sql);
     const zSql = module._sqlite3_malloc(n + 1);
@@ -86,7 +101,11 @@ function makeApi(o) {
       module._sqlite3_free(zSql);
     }
     if (!prepared) return [];
-    const stmt = prepared.stmt;
+    if (reuse) cache.set(key, prepared.stmt);
+    return runStmt(prepared.stmt, sql, args, wantRows, reuse);
+  }
+
+  async function runStmt(stmt, sql, args, wantRows, reuse) {
     const rows = [];
     try {
       if (sqlite3.bind_parameter_count(stmt) !== args.length)
@@ -108,11 +127,15 @@ function makeApi(o) {
         }
       }
     } finally {
-      await sqlite3.finalize(stmt);
+      if (reuse) {
+        try { await sqlite3.reset(stmt); } catch { /* the step error, already reported */ }
+      } else {
+        await sqlite3.finalize(stmt);
+      }
     }
     return rows;
   }
-  return { run };
+  return { run, finalizeCached };
 }
 
 const FLAGS_URI = 0x40; // SQLITE_OPEN_URI
@@ -192,7 +215,7 @@ export function makeSession(o, opts = {}) {
           try {
             await api.run(dev(c, c.dev).db,
               'INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-              c.row, false);
+              c.row, false, true);
           } catch (e) {
             if (!(e instanceof StepError)) throw e;
             out.push(`error L${c.line} merge code=${e.code}`);
@@ -228,7 +251,7 @@ export function makeSession(o, opts = {}) {
             for (const r of rows)
               await api.run(to.db,
                 'INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-                r, false);
+                r, false, true);
             if (own) await api.run(to.db, 'COMMIT');
             if (c.mode !== 'incr' || !own) break;
             let wm = watermark.get(key) ?? 0n;
@@ -329,6 +352,7 @@ export function makeSession(o, opts = {}) {
   async function close() {
     for (const d of devs) {
       if (!d) continue;
+      await api.finalizeCached(d.db);
       try { await api.run(d.db, 'SELECT crsql_finalize()'); } catch { /* ignore */ }
       try { await sqlite3.close(d.db); } catch { /* ignore */ }
     }
