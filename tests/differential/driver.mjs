@@ -7,6 +7,8 @@
 //
 // Options:
 //   --runner PATH       our runner (build dir/tests/differential/run_scenario)
+//   --runner-flag F     pass F to every run of our runner (-b / -B: apply
+//                       changes with bl_crdt_merge instead of crsql_changes)
 //   --oracle-dir DIR    npm prefix holding @vlcn.io/wa-sqlite (default $BL_ORACLE_DIR)
 //   --work DIR          where failing scenarios and outputs are written (default ./diff-work)
 //   --seeds A-B|A,B,..  seeds for "random" (default 1-50)
@@ -36,13 +38,14 @@ import { generateRandom, generatePack } from './gen.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const o = { oracleDir: process.env.BL_ORACLE_DIR, work: 'diff-work', seeds: '1-50', cross: true, hybrid: true, maxFailures: 5, keep: false, files: [], genOpts: {} };
+  const o = { oracleDir: process.env.BL_ORACLE_DIR, work: 'diff-work', seeds: '1-50', cross: true, hybrid: true, runnerFlags: [], maxFailures: 5, keep: false, files: [], genOpts: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
     if (a === '--runner') o.runner = next();
     else if (a === '--oracle-dir') { const v = next(); o.oracleDir = process.env.BL_ORACLE_DIR || v; }
     else if (a === '--work') o.work = next();
+    else if (a === '--runner-flag') o.runnerFlags.push(next());
     else if (a === '--seeds') o.seeds = next();
     else if (a === '--compare') o.compare = next();
     else if (a === '--no-cross') o.cross = false;
@@ -81,9 +84,11 @@ function parseSeeds(s) {
 // ------------------------------------------------------------------ running
 const RUNNER_TIMEOUT_MS = 120000;
 
+let RUNNER_FLAGS = [];
+
 function runOurs(runner, file) {
   return new Promise((resolve) => {
-    const p = spawn(runner, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(runner, [...RUNNER_FLAGS, file], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [], err = [];
     const timer = setTimeout(() => {
       err.push(Buffer.from(`run_scenario: killed after ${RUNNER_TIMEOUT_MS / 1000} s\n`));
@@ -269,7 +274,7 @@ function scenarioInfo(text) {
 // lines and "%%END" out.
 class OursSession {
   constructor(runner) {
-    this.p = spawn(runner, ['-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.p = spawn(runner, [...RUNNER_FLAGS, '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.buf = '';
     this.lines = [];
     this.waiting = null;
@@ -414,9 +419,10 @@ class Reporter {
       if (ref !== undefined) fs.writeFileSync(base + '.reference.out', ref ?? '');
       if (ours !== undefined) fs.writeFileSync(base + '.ours.out', ours ?? '');
       if (ref !== undefined || ours !== undefined) lines.push(`  outputs:   ${base}.reference.out / .ours.out`);
-      lines.push(`  reproduce: node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} files ${scenario}`);
-      lines.push(`      or by hand: node ${path.join(HERE, 'oracle.mjs')} --oracle-dir ${c.oracleDir} ${scenario} > ref.out; ${c.runner} ${scenario} > ours.out; diff ref.out ours.out`);
-      lines.push(`  shrink:    node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} reduce ${scenario}`);
+      const rf = c.runnerFlags.map((f) => ` --runner-flag ${f}`).join('');
+      lines.push(`  reproduce: node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner}${rf} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} files ${scenario}`);
+      lines.push(`      or by hand: node ${path.join(HERE, 'oracle.mjs')} --oracle-dir ${c.oracleDir} ${scenario} > ref.out; ${c.runner}${c.runnerFlags.map((f) => ' ' + f).join('')} ${scenario} > ours.out; diff ref.out ours.out`);
+      lines.push(`  shrink:    node ${path.join(HERE, 'driver.mjs')} --runner ${c.runner}${rf} --oracle-dir ${c.oracleDir} --work ${c.work} --compare ${c.compare} reduce ${scenario}`);
     }
     lines.push(...extra.map((l) => '  ' + l));
     if (diff) { lines.push('  diff (- reference cr-sqlite, + ours):'); lines.push(...diff.map((l) => '    ' + l)); }
@@ -608,6 +614,7 @@ async function main() {
   fs.mkdirSync(ctx.work, { recursive: true });
   ctx.work = path.resolve(ctx.work);
   ctx.runner = path.resolve(ctx.runner);
+  RUNNER_FLAGS = ctx.runnerFlags;
   try {
     ctx.oracle = await loadOracle(ctx.oracleDir);
   } catch (e) {

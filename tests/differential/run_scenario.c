@@ -3,10 +3,14 @@
  * prints the canonical output (the same format oracle.mjs prints for
  * cr-sqlite; see README.md for both formats).
  *
- *   run_scenario [-v] scenario.txt
- *   run_scenario [-v] -i        interactive: reads "@<line> <command>" lines on
+ *   run_scenario [-v] [-b|-B] scenario.txt
+ *   run_scenario [-v] [-b|-B] -i        interactive: reads "@<line> <command>" lines on
  *                               stdin, answers each with its output lines and
  *                               a "%%END" line (driver.mjs hybrid mode)
+ *
+ * -b applies synced and merged changes with bl_crdt_merge (one call per
+ * sync, in the order read) instead of INSERT INTO crsql_changes; -B does
+ * the same with each row's changes grouped together.
  *
  * Exit status: 0 when the scenario ran (SQL errors are part of the output),
  * 2 for a malformed scenario or an environment failure.
@@ -27,6 +31,10 @@
 #define MAX_ARGS 300
 
 static int verbose;
+/* How changes are applied: 0 INSERT INTO crsql_changes row by row, 1 one
+ * bl_crdt_merge call per sync in the order read, 2 the same grouped by
+ * (table, pk) (a stable sort: a row's changes keep their order). */
+static int merge_mode;
 
 /* ------------------------------------------------------------ output buffer */
 
@@ -430,6 +438,73 @@ static const char *MERGE_SQL =
     "INSERT INTO crsql_changes (\"table\", pk, cid, val, col_version, db_version, site_id, cl, "
     "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+static const change_t *sort_rows;
+
+static int cmp_bytes(const val_t *a, const val_t *b) {
+  int n = a->n < b->n ? a->n : b->n;
+  int c = n ? memcmp(a->p, b->p, (size_t)n) : 0;
+  return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+static int cmp_row_index(const void *pa, const void *pb) {
+  int a = *(const int *)pa, b = *(const int *)pb;
+  int c = cmp_bytes(&sort_rows[a].v[0], &sort_rows[b].v[0]);
+  if (!c) c = cmp_bytes(&sort_rows[a].v[1], &sort_rows[b].v[1]);
+  return c ? c : (a > b) - (a < b);
+}
+
+/* Applies rows[0..n) with one bl_crdt_merge call (merge_mode 1 or 2).
+ * Returns the primary SQLite code. */
+static int merge_batch(sqlite3 *db, const change_t *rows, int n, int line) {
+  if (n == 0) return SQLITE_OK;
+  bl_crdt_change *ch = calloc((size_t)n, sizeof *ch);
+  sqlite3_value **vals = calloc((size_t)n, sizeof *vals);
+  int *order = malloc(sizeof(int) * (size_t)n);
+  if (!ch || !vals || !order) die(line, "out of memory");
+  for (int k = 0; k < n; k++) order[k] = k;
+  if (merge_mode == 2) {
+    sort_rows = rows;
+    qsort(order, (size_t)n, sizeof(int), cmp_row_index);
+  }
+  sqlite3_stmt *sel = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT ?", -1, &sel, NULL);
+  for (int k = 0; rc == SQLITE_OK && k < n; k++) {
+    const val_t *v = rows[order[k]].v;
+    rc = bind_val(sel, 1, &v[3]);
+    if (rc == SQLITE_OK && sqlite3_step(sel) == SQLITE_ROW) {
+      vals[k] = sqlite3_value_dup(sqlite3_column_value(sel, 0));
+      if (!vals[k]) rc = SQLITE_NOMEM;
+    }
+    sqlite3_reset(sel);
+    bl_crdt_change *c = &ch[k];
+    c->table = v[0].n ? (const char *)v[0].p : "";
+    c->table_len = v[0].n;
+    c->pk = v[1].p;
+    c->pk_len = v[1].n;
+    c->cid = v[2].n ? (const char *)v[2].p : "";
+    c->cid_len = v[2].n;
+    c->val = vals[k];
+    c->col_version = v[4].i;
+    c->db_version = v[5].i;
+    c->site_id = v[6].type == 'n' ? NULL : v[6].p;
+    c->site_id_len = v[6].type == 'n' ? 0 : v[6].n;
+    c->cl = v[7].i;
+    c->seq = v[8].i;
+  }
+  sqlite3_finalize(sel);
+  if (rc == SQLITE_OK) {
+    char *err = NULL;
+    rc = bl_crdt_merge(db, ch, (size_t)n, &err);
+    if (rc != SQLITE_OK && verbose) fprintf(stderr, "L%d: bl_crdt_merge: %s\n", line, err ? err : "?");
+    sqlite3_free(err);
+  }
+  for (int k = 0; k < n; k++) sqlite3_value_free(vals[k]);
+  free(vals);
+  free(ch);
+  free(order);
+  return rc & 0xff;
+}
+
 /* mode: 0 full, 1 incremental, 2 range (lo, hi]. */
 static void cmd_sync(int line, int from, int to, int incr, sqlite3_int64 lo, sqlite3_int64 hi) {
   changes_t c = {0};
@@ -458,7 +533,8 @@ static void cmd_sync(int line, int from, int to, int incr, sqlite3_int64 lo, sql
     /* Into a device inside an open transaction: merge within it. */
     int own = sqlite3_get_autocommit(db) != 0;
     rc = own ? run_sql(db, "BEGIN", NULL, 0, NULL, NULL, line) : SQLITE_OK;
-    for (int k = 0; rc == SQLITE_OK && k < c.n; k++)
+    if (rc == SQLITE_OK && merge_mode) rc = merge_batch(db, c.rows, c.n, line);
+    for (int k = 0; rc == SQLITE_OK && !merge_mode && k < c.n; k++)
       rc = run_sql(db, MERGE_SQL, c.rows[k].v, 9, NULL, NULL, line);
     if (rc == SQLITE_OK && own) rc = run_sql(db, "COMMIT", NULL, 0, NULL, NULL, line);
     if (rc != SQLITE_OK) {
@@ -652,7 +728,10 @@ static void run_line(char *line, int lineno) {
     int d = tok_dev(t, n, lineno);
     parse_args(&s, args, 9, lineno);
     if (next_tok(&s, &t)) die(lineno, "trailing tokens");
-    int rc = run_sql(devs[d].db, MERGE_SQL, args, 9, NULL, NULL, lineno);
+    change_t one;
+    memcpy(one.v, args, sizeof one.v);
+    int rc = merge_mode ? merge_batch(devs[d].db, &one, 1, lineno)
+                        : run_sql(devs[d].db, MERGE_SQL, args, 9, NULL, NULL, lineno);
     if (rc != SQLITE_OK) buf_printf(&out, "error L%d merge code=%d\n", lineno, rc);
     for (int k = 0; k < 9; k++) val_free(&args[k]);
   } else if (tok_is(t, n, "sync")) {
@@ -777,12 +856,16 @@ int main(int argc, char **argv) {
       verbose = 1;
     else if (strcmp(argv[k], "-i") == 0)
       inter = 1;
+    else if (strcmp(argv[k], "-b") == 0)
+      merge_mode = 1;
+    else if (strcmp(argv[k], "-B") == 0)
+      merge_mode = 2;
     else
       scenario_path = argv[k];
   }
   if (inter) return interactive();
   if (!scenario_path) {
-    fprintf(stderr, "usage: run_scenario [-v] scenario.txt | run_scenario [-v] -i\n");
+    fprintf(stderr, "usage: run_scenario [-v] [-b|-B] scenario.txt | run_scenario [-v] [-b|-B] -i\n");
     return 2;
   }
   FILE *f = fopen(scenario_path, "rb");
