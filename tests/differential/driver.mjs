@@ -408,7 +408,8 @@ async function runHybrid(ctx, text, owner) {
 
 // ------------------------------------------------------------------ reporting
 class Reporter {
-  constructor(ctx) { this.ctx = ctx; this.failures = 0; this.checked = 0; }
+  constructor(ctx) { this.ctx = ctx; this.failures = 0; this.checked = 0; this.notes = 0; }
+  note(msg) { this.notes++; console.log(`NOTE ${msg}`); }
   fail(title, { scenario, ref, ours, diff, extra = [] }) {
     this.failures++;
     const c = this.ctx;
@@ -466,9 +467,14 @@ async function checkScenario(ctx, rep, label, file, text, { cross = false, expec
   if (expectConverged) {
     const refBad = convergence(ref, ndev);
     const ourBad = convergence(ours.out, ndev);
-    if (ourBad || refBad) {
-      rep.fail(`${label}: devices did not converge after the final all-to-all sync (reference: ${refBad ? 'devices ' + refBad.join(',') + ' differ from device 0' : 'converged'}; ours: ${ourBad ? 'devices ' + ourBad.join(',') + ' differ from device 0' : 'converged'})`, { scenario: file, ref, ours: ours.out });
+    if (ourBad && !refBad) {
+      rep.fail(`${label}: our devices did not converge after the final all-to-all sync (devices ${ourBad.join(',')} differ from device 0) while the reference's did`, { scenario: file, ref, ours: ours.out });
       ok = false;
+    } else if (refBad) {
+      // Same rows as the reference everywhere (checked above), and the
+      // reference itself does not converge here: a cr-sqlite property
+      // (e.g. a primary-key change around crsql_commit_alter), not ours.
+      rep.note(`${label}: cr-sqlite itself does not converge on this scenario (devices ${refBad.join(',')} differ from device 0); ours matches it row for row`);
     }
   }
   if (ok && hybrid) {
@@ -643,7 +649,7 @@ async function main() {
         break;
       }
     }
-    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges on even seeds' : ''}${ctx.hybrid ? ', hybrid runs on odd seeds' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges on even seeds' : ''}${ctx.hybrid ? ', hybrid runs on odd seeds' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}${rep.notes ? `, ${rep.notes} on which cr-sqlite itself does not converge` : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } else if (ctx.mode === 'pack') {
     const text = generatePack();
     const file = writeScenario(ctx, 'pack.txt', text);
