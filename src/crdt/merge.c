@@ -582,14 +582,17 @@ static int merge_one(merge_ctx *m, size_t i, int batch) {
   int col = 0;
   int rc = merge_check(m->st, ch, &t, &col, m->err);
   if (rc != SQLITE_OK) return rc;
+  merge_row *r = m->r;
+  /* Close the previous row first: closing may replay its changes, which
+   * sets m->ch and m->site. */
+  if (r->t && (r->t != t || r->pk_len != ch->pk_len || memcmp(r->pk, ch->pk, (size_t)ch->pk_len) != 0))
+    rc = merge_row_close(m);
+  if (rc != SQLITE_OK) return rc;
   m->ch = ch;
   rc = bl__site_ordinal(m->st, ch->site_id, ch->site_id_len, &m->site);
   if (rc != SQLITE_OK)
     return merge_fail(m, rc, sqlite3_mprintf("crsql - could not record the site id: %s", sqlite3_errmsg(m->db)));
-  merge_row *r = m->r;
-  if (r->t && (r->t != t || r->pk_len != ch->pk_len || memcmp(r->pk, ch->pk, (size_t)ch->pk_len) != 0))
-    rc = merge_row_close(m);
-  if (rc == SQLITE_OK && !r->t) {
+  if (!r->t) {
     rc = merge_row_open(m, t, ch->pk, ch->pk_len, batch && m->st->merger->last_row_new);
     r->first = i;
   }
@@ -605,6 +608,7 @@ static int merge_one(merge_ctx *m, size_t i, int batch) {
 static int merge_replay(merge_ctx *m, size_t upto) {
   merge_row *r = m->r;
   const bl_change *saved = m->ch;
+  sqlite3_int64 saved_site = m->site;
   merge_clear_set(r);
   r->deleted = r->created = r->clock_dirty = 0;
   r->optimistic = 0;
@@ -622,6 +626,7 @@ static int merge_replay(merge_ctx *m, size_t upto) {
     if (rc == SQLITE_OK) rc = merge_apply(m, col);
   }
   m->ch = saved;
+  m->site = saved_site;
   return rc;
 }
 
