@@ -82,45 +82,69 @@ static void lw_finish(sqlite3_context *ctx, int rc) {
   }
 }
 
-/* crsql_after_insert('t', new pk values...) */
-void bl__fn_after_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+/* Shared body of the insert and delete functions: argv holds the table
+ * name and the row's primary key; `apply` changes the loaded record. */
+static void lw_single_row(sqlite3_context *ctx, int argc, sqlite3_value **argv, const char *fn,
+                          void (*apply)(lw_ctx *, bl_clock *)) {
   lw_ctx lw;
   if (!lw_begin(ctx, argc, argv, &lw)) return;
   bl_table *t = lw.t;
   if (argc != 1 + t->npk) {
-    sqlite3_result_error(ctx, "crsql_after_insert: wrong number of arguments", -1);
+    char *msg = sqlite3_mprintf("%s: wrong number of arguments", fn);
+    sqlite3_result_error(ctx, msg ? msg : fn, -1);
+    sqlite3_free(msg);
     return;
   }
-  sqlite3 *db = lw.st->db;
   sqlite3_value **pks = argv + 1;
   bl_clock *c = bl__clock_new(t);
   if (!c) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  int rc = bl__clock_load_values(db, t, pks, c);
+  int rc = bl__clock_load_values(lw.st->db, t, pks, c);
   if (rc == SQLITE_OK) {
-    if (t->ncol == 0) {
-      lw_mark_created(&lw, &c->e[0]);
-    } else {
-      if (c->stored) {
-        /* cr-sqlite: a known key re-created; the seq is taken even when
-         * there is no sentinel to move. */
-        int seq = lw_seq(&lw);
-        if (c->e[0].present) {
-          bl_entry *s = &c->e[0];
-          s->v = s->v % 2 == 0 ? s->v + 1 : s->v + 2;
-          s->dbv = lw.dbv;
-          s->site = 0;
-          s->seq = seq;
-        }
-      }
-      for (int i = 1; i <= t->ncol; i++) lw_stamp(&lw, &c->e[i], c->e[i].present ? c->e[i].v + 1 : 1);
-    }
-    rc = bl__clock_store_values(db, t, pks, c);
+    apply(&lw, c);
+    rc = bl__clock_store_values(lw.st->db, t, pks, c);
   }
   sqlite3_free(c);
   lw_finish(ctx, rc);
+}
+
+static void lw_apply_insert(lw_ctx *lw, bl_clock *c) {
+  bl_table *t = lw->t;
+  if (t->ncol == 0) {
+    lw_mark_created(lw, &c->e[0]);
+    return;
+  }
+  if (c->stored) {
+    /* cr-sqlite: a known key re-created; the seq is taken even when there
+     * is no sentinel to move. */
+    int seq = lw_seq(lw);
+    if (c->e[0].present) {
+      bl_entry *s = &c->e[0];
+      s->v = s->v % 2 == 0 ? s->v + 1 : s->v + 2;
+      s->dbv = lw->dbv;
+      s->site = 0;
+      s->seq = seq;
+    }
+  }
+  for (int i = 1; i <= t->ncol; i++) lw_stamp(lw, &c->e[i], c->e[i].present ? c->e[i].v + 1 : 1);
+}
+
+static void lw_apply_delete(lw_ctx *lw, bl_clock *c) {
+  lw_mark_deleted(lw, &c->e[0]);
+  for (int i = 1; i <= lw->t->ncol; i++) memset(&c->e[i], 0, sizeof c->e[i]);
+}
+
+/* crsql_after_insert('t', new pk values...). The installed triggers do this
+ * in SQL; the function remains for triggers written against cr-sqlite. */
+void bl__fn_after_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  lw_single_row(ctx, argc, argv, "crsql_after_insert", lw_apply_insert);
+}
+
+/* crsql_after_delete('t', old pk values...), likewise. */
+void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  lw_single_row(ctx, argc, argv, "crsql_after_delete", lw_apply_delete);
 }
 
 /* crsql_after_update('t', new pks..., old pks..., new cols..., old cols...) */
@@ -179,31 +203,5 @@ void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (rc == SQLITE_OK) rc = bl__clock_store_values(db, t, new_pks, c);
   sqlite3_free(c);
   sqlite3_free(old);
-  lw_finish(ctx, rc);
-}
-
-/* crsql_after_delete('t', old pk values...) */
-void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  lw_ctx lw;
-  if (!lw_begin(ctx, argc, argv, &lw)) return;
-  bl_table *t = lw.t;
-  if (argc != 1 + t->npk) {
-    sqlite3_result_error(ctx, "crsql_after_delete: wrong number of arguments", -1);
-    return;
-  }
-  sqlite3 *db = lw.st->db;
-  sqlite3_value **pks = argv + 1;
-  bl_clock *c = bl__clock_new(t);
-  if (!c) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  int rc = bl__clock_load_values(db, t, pks, c);
-  if (rc == SQLITE_OK) {
-    lw_mark_deleted(&lw, &c->e[0]);
-    for (int i = 1; i <= t->ncol; i++) memset(&c->e[i], 0, sizeof c->e[i]);
-    rc = bl__clock_store_values(db, t, pks, c);
-  }
-  sqlite3_free(c);
   lw_finish(ctx, rc);
 }

@@ -432,7 +432,61 @@ static void test_crdt_local_writes__delete_after_clock_cleared(void) {
   ct_close(db);
 }
 
+/* The engine installs SQL triggers; crsql_after_insert / crsql_after_delete
+ * remain for triggers written the cr-sqlite way and must record the same
+ * clocks. Two identical tables, one with cr-sqlite-style triggers. */
+static void test_crdt_local_writes__c_trigger_functions_match(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE s (id INTEGER PRIMARY KEY NOT NULL, a, b); SELECT crsql_as_crr('s');"
+              "CREATE TABLE c (id INTEGER PRIMARY KEY NOT NULL, a, b); SELECT crsql_as_crr('c');"
+              "CREATE TABLE k (id TEXT PRIMARY KEY NOT NULL); SELECT crsql_as_crr('k');"
+              "CREATE TABLE kc (id TEXT PRIMARY KEY NOT NULL); SELECT crsql_as_crr('kc');"
+              "DROP TRIGGER c__crsql_itrig; DROP TRIGGER c__crsql_dtrig;"
+              "CREATE TRIGGER c__crsql_itrig AFTER INSERT ON c WHEN crsql_internal_sync_bit() = 0 "
+              "BEGIN VALUES (crsql_after_insert('c', NEW.id)); END;"
+              "CREATE TRIGGER c__crsql_dtrig AFTER DELETE ON c WHEN crsql_internal_sync_bit() = 0 "
+              "BEGIN VALUES (crsql_after_delete('c', OLD.id)); END;"
+              "DROP TRIGGER kc__crsql_itrig; DROP TRIGGER kc__crsql_dtrig;"
+              "CREATE TRIGGER kc__crsql_itrig AFTER INSERT ON kc WHEN crsql_internal_sync_bit() = 0 "
+              "BEGIN VALUES (crsql_after_insert('kc', NEW.id)); END;"
+              "CREATE TRIGGER kc__crsql_dtrig AFTER DELETE ON kc WHEN crsql_internal_sync_bit() = 0 "
+              "BEGIN VALUES (crsql_after_delete('kc', OLD.id)); END;");
+  static const char *const ops[] = {
+      "INSERT INTO %s VALUES (1, 'a', 'b'), (2, 'c', 'd')", "DELETE FROM %s WHERE id = 1",
+      "INSERT INTO %s VALUES (1, 'e', 'f')", "INSERT OR REPLACE INTO %s VALUES (2, 'g', 'h')",
+      "DELETE FROM %s", "INSERT INTO %s VALUES (1, 'i', 'j')"};
+  static const char *const kops[] = {"INSERT INTO %s VALUES ('x'), ('y')", "DELETE FROM %s WHERE id = 'x'",
+                                     "INSERT INTO %s VALUES ('x')", "INSERT OR REPLACE INTO %s VALUES ('y')"};
+  char sql[256];
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    snprintf(sql, sizeof sql, ops[i], "s");
+    CT_EXEC(db, sql);
+    snprintf(sql, sizeof sql, ops[i], "c");
+    CT_EXEC(db, sql);
+  }
+  for (size_t i = 0; i < sizeof kops / sizeof kops[0]; i++) {
+    snprintf(sql, sizeof sql, kops[i], "k");
+    CT_EXEC(db, sql);
+    snprintf(sql, sizeof sql, kops[i], "kc");
+    CT_EXEC(db, sql);
+  }
+  char *sql_sql = strdup(ct_rows(db, "SELECT hex(pk), cid, quote(val), col_version, cl FROM crsql_changes "
+                                     "WHERE \"table\" = 's' ORDER BY pk, cid"));
+  CT_CHECK_ROWS(db, "SELECT hex(pk), cid, quote(val), col_version, cl FROM crsql_changes "
+                    "WHERE \"table\" = 'c' ORDER BY pk, cid",
+                sql_sql);
+  free(sql_sql);
+  char *k_sql = strdup(ct_rows(db, "SELECT hex(pk), cid, col_version, cl FROM crsql_changes "
+                                   "WHERE \"table\" = 'k' ORDER BY pk, cid"));
+  CT_CHECK_ROWS(db, "SELECT hex(pk), cid, col_version, cl FROM crsql_changes "
+                    "WHERE \"table\" = 'kc' ORDER BY pk, cid",
+                k_sql);
+  free(k_sql);
+  ct_close(db);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_local_writes__c_trigger_functions_match),
     BL_TEST(test_crdt_local_writes__insert_col_version_one),
     BL_TEST(test_crdt_local_writes__insert_no_sentinel),
     BL_TEST(test_crdt_local_writes__insert_pk_only_sentinel),
