@@ -92,8 +92,8 @@ static int merge_fail(merge_ctx *m, int rc, char *msg) {
 }
 
 static int merge_sql_fail(merge_ctx *m, int rc) {
-  return merge_fail(m, rc, sqlite3_mprintf("crsql - merge into %s failed: %s", m->r->t->name,
-                                           sqlite3_errmsg(m->db)));
+  return merge_fail(m, rc, sqlite3_mprintf("crsql - merge into %s failed: %s",
+                                           m->r->t ? m->r->t->name : "a CRR", sqlite3_errmsg(m->db)));
 }
 
 /* Steps a statement with the sync bit set (base-table writes). */
