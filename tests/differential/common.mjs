@@ -198,7 +198,7 @@ export function parseScenario(text, firstLine = 1) {
         cmds.push({ line: lineNo, op, dev: int(toks[1]) });
         break;
       }
-      case 'check': case 'changes': case 'pks':
+      case 'check': case 'changes': case 'pks': case 'clocks':
         cmds.push({ line: lineNo, op });
         break;
       case 'pack': {

@@ -123,7 +123,7 @@ async function runBoth(ctx, file, text) {
 function filterLines(text, compare) {
   const lines = text.split('\n').filter((l) => l !== '');
   if (compare === 'full') return lines;
-  return lines.filter((l) => !l.startsWith('change ') && !l.startsWith('dbversion ') && !l.startsWith('changes '));
+  return lines.filter((l) => !/^(change|dbversion|changes|clocks|clock|lookaside) /.test(l) && !/^error L\d+ (clock|lookaside) /.test(l));
 }
 
 // Line diff (Myers); returns printable lines, '-' reference, '+' ours, with
@@ -319,7 +319,7 @@ class OursSession {
 }
 
 const devOf = (l) => {
-  const m = /^(?:row|change|dbversion|pk) d(\d+) /.exec(l) ?? /^error L\d+ \S+ d(\d+)/.exec(l);
+  const m = /^(?:row|change|dbversion|pk|clock|lookaside) d(\d+) /.exec(l) ?? /^error L\d+ \S+ d(\d+)/.exec(l);
   return m ? Number(m[1]) : -1;
 };
 
@@ -362,7 +362,7 @@ async function runHybrid(ctx, text, owner) {
         case 'pack':
           out.push(...(await on(owner(0), lineNo, raw, c)));
           break;
-        case 'schema': case 'table': case 'check': case 'changes': case 'pks':
+        case 'schema': case 'table': case 'check': case 'changes': case 'pks': case 'clocks':
           out.push(...(await both(lineNo, raw, c)));
           break;
         case 'sync': {

@@ -410,6 +410,7 @@ export function generateRandom(seed, opts = {}) {
   b.raw('# final');
   b.raw('check');
   b.raw('changes');
+  b.raw('clocks');
   return b.text();
 }
 

@@ -297,6 +297,30 @@ export function makeSession(o, opts = {}) {
             }
           }
           break;
+        case 'clocks':
+          // cr-sqlite's own metadata tables (our engine offers the same
+          // layouts as views): rows of <t>__crsql_clock and <t>__crsql_pks.
+          out.push(`clocks L${c.line}`);
+          for (let d = 0; d < devs.length; d++) {
+            if (!devs[d]) continue;
+            for (const t of tables) {
+              const qn = (x) => `"${x.replace(/"/g, '""')}"`;
+              // Keys of the lookaside and site ordinals are local numbers
+              // (ours are rowids): shown as primary key values and site ids.
+              const pk = t.pks.map((x) => `p.${qn(x)}`).join(', ');
+              for (const [kind, q] of [['clock', `SELECT ${pk}, c.col_name, c.col_version, c.db_version, (SELECT s.site_id FROM crsql_site_id AS s WHERE s.ordinal = c.site_id), c.seq FROM ${qn(t.name + '__crsql_clock')} AS c LEFT JOIN ${qn(t.name + '__crsql_pks')} AS p ON p.__crsql_key = c.key ORDER BY ${pk}, c.col_name`],
+                ['lookaside', `SELECT ${pk} FROM ${qn(t.name + '__crsql_pks')} AS p ORDER BY ${pk}`]]) {
+                try {
+                  for (const r of await api.run(devs[d].db, q))
+                    out.push(`${kind} d${d} ${t.name} ${r.map(encodeValue).join(' ')}`);
+                } catch (e) {
+                  if (!(e instanceof StepError)) throw e;
+                  out.push(`error L${c.line} ${kind} d${d} ${t.name} code=${e.code}`);
+                }
+              }
+            }
+          }
+          break;
         case 'pks':
           out.push(`pks L${c.line}`);
           for (let d = 0; d < devs.length; d++) {

@@ -281,6 +281,7 @@ typedef struct {
 typedef struct {
   char *name;
   char *order_by; /* quoted pk column list */
+  char *pk_list;  /* the same, each prefixed with "p." */
 } table_t;
 
 static device_t devs[MAX_DEVICES];
@@ -587,6 +588,35 @@ static void cmd_changes(int line) {
   }
 }
 
+/* cr-sqlite's metadata layouts (views in our engine): <t>__crsql_clock and
+ * <t>__crsql_pks of every table. */
+static void cmd_clocks(int line) {
+  buf_printf(&out, "clocks L%d\n", line);
+  for (int d = 0; d < ndevs; d++) {
+    if (!devs[d].db) continue;
+    for (int t = 0; t < ntables; t++) {
+      /* Keys of the lookaside and site ordinals are local numbers: rows are
+       * shown with primary key values (table_t.pk_list: p."a", p."b") and
+       * site ids instead. */
+      for (int k = 0; k < 2; k++) {
+        const char *pk = tables[t].pk_list;
+        char *sql = k == 0 ? sqlite3_mprintf("SELECT %s, c.col_name, c.col_version, c.db_version, "
+                                             "(SELECT s.site_id FROM crsql_site_id AS s WHERE s.ordinal = c.site_id), c.seq "
+                                             "FROM \"%w__crsql_clock\" AS c LEFT JOIN \"%w__crsql_pks\" AS p "
+                                             "ON p.__crsql_key = c.key ORDER BY %s, c.col_name",
+                                             pk, tables[t].name, tables[t].name, pk)
+                           : sqlite3_mprintf("SELECT %s FROM \"%w__crsql_pks\" AS p ORDER BY %s", pk, tables[t].name, pk);
+        char prefix[300];
+        snprintf(prefix, sizeof prefix, "%s d%d %s", k == 0 ? "clock" : "lookaside", d, tables[t].name);
+        int rc = run_sql(devs[d].db, sql, NULL, 0, print_row_cb, prefix, line);
+        if (rc != SQLITE_OK)
+          buf_printf(&out, "error L%d %s d%d %s code=%d\n", line, k == 0 ? "clock" : "lookaside", d, tables[t].name, rc);
+        sqlite3_free(sql);
+      }
+    }
+  }
+}
+
 static void cmd_pks(int line) {
   buf_printf(&out, "pks L%d\n", line);
   for (int d = 0; d < ndevs; d++) {
@@ -689,16 +719,20 @@ static void run_line(char *line, int lineno) {
     if (!n) die(lineno, "expected a table name");
     table_t *tb = &tables[ntables++];
     tb->name = strndup(t, n);
-    buf_t ob = {0};
+    buf_t ob = {0}, pl = {0};
     while ((n = next_tok(&s, &t)) != 0) {
       char *col = strndup(t, n);
       char *q = sqlite3_mprintf("%s\"%w\"", ob.n ? ", " : "", col);
       buf_puts(&ob, q);
       sqlite3_free(q);
+      q = sqlite3_mprintf("%sp.\"%w\"", pl.n ? ", " : "", col);
+      buf_puts(&pl, q);
+      sqlite3_free(q);
       free(col);
     }
     if (!ob.n) die(lineno, "expected primary key columns");
     tb->order_by = ob.p;
+    tb->pk_list = pl.p;
   } else if (tok_is(t, n, "exec")) {
     n = next_tok(&s, &t);
     int d = tok_dev(t, n, lineno);
@@ -784,6 +818,8 @@ static void run_line(char *line, int lineno) {
     cmd_changes(lineno);
   } else if (tok_is(t, n, "pks")) {
     cmd_pks(lineno);
+  } else if (tok_is(t, n, "clocks")) {
+    cmd_clocks(lineno);
   } else if (tok_is(t, n, "pack")) {
     n = next_tok(&s, &t);
     int nargs = tok_int(t, n, lineno);
@@ -806,6 +842,7 @@ static void close_devices(void) {
   for (int t = 0; t < ntables; t++) {
     free(tables[t].name);
     free(tables[t].order_by);
+    free(tables[t].pk_list);
   }
   ntables = 0;
 }
