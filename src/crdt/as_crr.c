@@ -5,7 +5,8 @@
  * crsql_as_crr checks the table by cr-sqlite's rules, creates its clock
  * table (layout in crdt.h) with an index on the per-row maximum db_version,
  * installs the three tracking triggers and backfills clock entries for rows
- * that already exist. It is idempotent.
+ * that already exist. It is idempotent. A table that cr-sqlite itself made
+ * a CRR is converted to our layout first (crr_import_crsqlite).
  *
  * crsql_begin_alter drops the triggers inside a savepoint; the application
  * alters the table; crsql_commit_alter rebuilds the clock table for the new
@@ -448,9 +449,76 @@ static int crr_check_clock_names(sqlite3 *db, const bl_table *t, char **err) {
   return rc;
 }
 
+/* A table made a CRR by cr-sqlite itself has cr-sqlite's clock layout: a
+ * "<t>__crsql_clock" table (key, col_name, col_version, db_version, site_id,
+ * seq) and a "<t>__crsql_pks" lookaside. Converts it to ours, keeping every
+ * entry of a column that still exists (versions, db_versions, site
+ * ordinals and seqs unchanged, so peers see no difference), and removes
+ * cr-sqlite's tables and triggers. *imported is set when it did. */
+static int crr_import_crsqlite(bl_crdt *st, const char *table, int *imported, char **err) {
+  sqlite3 *db = st->db;
+  *imported = 0;
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 || '__crsql_clock' "
+                              "AND EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 || "
+                              "'__crsql_pks') AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1 || "
+                              "'__crsql_clk')",
+                              -1, &stmt, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+  int found = sqlite3_step(stmt) == SQLITE_ROW;
+  sqlite3_finalize(stmt);
+  if (!found) return SQLITE_OK;
+
+  bl_table *t = NULL;
+  rc = bl__table_load(db, table, &t, err);
+  if (rc != SQLITE_OK) return rc;
+  rc = crr_check_clock_names(db, t, err);
+  if (rc == SQLITE_OK) rc = crr_create_clock(db, t, err);
+  if (rc == SQLITE_OK) {
+    sqlite3_str *s = sqlite3_str_new(db);
+    char *pks = bl__ident_list(t->pks, t->npk, NULL), *ppks = bl__ident_list(t->pks, t->npk, "p.");
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"", t->name, pks);
+    bl__clock_entry_cols(s, t, NULL);
+    sqlite3_str_appendf(s, ") SELECT %s, max(c.db_version)", ppks);
+    static const char *const field[4] = {"col_version", "db_version", "site_id", "seq"};
+    sqlite3_str *names = sqlite3_str_new(db);
+    sqlite3_str_appendall(names, "'-1'");
+    for (int e = 0; e <= t->ncol; e++) {
+      char *lit = e == 0 ? sqlite3_mprintf("'-1'") : sqlite3_mprintf("'%q'", t->cols[e - 1].name);
+      for (int k = 0; k < 4; k++)
+        sqlite3_str_appendf(s, ", max(CASE WHEN c.col_name = %s THEN c.%s END)", lit, field[k]);
+      if (e > 0) sqlite3_str_appendf(names, ", %s", lit);
+      sqlite3_free(lit);
+    }
+    char *in = sqlite3_str_finish(names);
+    sqlite3_str_appendf(s, " FROM \"%w__crsql_clock\" AS c JOIN \"%w__crsql_pks\" AS p ON p.__crsql_key = c.key "
+                           "WHERE c.col_name IN (%s) GROUP BY c.key ORDER BY c.key",
+                        t->name, t->name, in);
+    sqlite3_free(in);
+    sqlite3_free(pks);
+    sqlite3_free(ppks);
+    rc = crr_exec(db, sqlite3_str_finish(s), err);
+  }
+  if (rc == SQLITE_OK)
+    rc = crr_exec(db, sqlite3_mprintf("DROP TABLE \"%w__crsql_clock\"; DROP TABLE \"%w__crsql_pks\";", t->name, t->name),
+                  err);
+  if (rc == SQLITE_OK) rc = crr_drop_triggers(db, table, err);
+  for (int i = 0; rc == SQLITE_OK && i < t->npk; i++) /* older cr-sqlite per-pk triggers */
+    rc = crr_exec(db, sqlite3_mprintf("DROP TRIGGER IF EXISTS \"%w_%w__crsql_utrig\"", t->name, t->pks[i].name), err);
+  bl__table_free(t);
+  bl__state_invalidate_tables(st);
+  if (rc == SQLITE_OK) *imported = 1;
+  return rc;
+}
+
 static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char **err) {
   sqlite3 *db = st->db;
   int rc = bl__table_check_compatible(db, table, err);
+  if (rc != SQLITE_OK) return rc;
+  int imported = 0;
+  rc = crr_import_crsqlite(st, table, &imported, err);
   if (rc != SQLITE_OK) return rc;
   int is_crr = 0;
   rc = crr_is_crr(db, table, &is_crr);

@@ -43,7 +43,9 @@ static int lw_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv, lw_ctx
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   lw->t = bl__table_find(lw->st, name, sqlite3_value_bytes(argv[0]));
   if (!lw->t) {
-    char *msg = sqlite3_mprintf("table %s not found", name ? name : "");
+    char *msg = sqlite3_mprintf("table %s not found; if cr-sqlite created this database, run "
+                                "SELECT crsql_as_crr('%s') once to convert its clock tables",
+                                name ? name : "", name ? name : "");
     sqlite3_result_error(ctx, msg, -1);
     sqlite3_free(msg);
     return 0;

@@ -361,7 +361,51 @@ static void test_crdt_as_crr__alter_drop_column(void) {
   ct_close(db);
 }
 
+/* A table that cr-sqlite 0.16 itself made a CRR (its clock and lookaside
+ * tables, its triggers) is converted by crsql_as_crr: same changes, same
+ * versions, sites and seqs, entries of dropped columns gone, and tracking
+ * goes on. */
+static void test_crdt_as_crr__imports_crsqlite_layout(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db,
+          "CREATE TABLE foo (id INTEGER PRIMARY KEY NOT NULL, a, b);"
+          "INSERT INTO foo VALUES (5, 'x', 'y'), (7, 'z', NULL);"
+          "CREATE TABLE foo__crsql_clock (key INTEGER NOT NULL, col_name TEXT NOT NULL, col_version "
+          "INTEGER NOT NULL, db_version INTEGER NOT NULL, site_id INTEGER NOT NULL DEFAULT 0, seq INTEGER "
+          "NOT NULL, PRIMARY KEY (key, col_name)) WITHOUT ROWID, STRICT;"
+          "CREATE INDEX foo__crsql_clock_dbv_idx ON foo__crsql_clock (db_version);"
+          "CREATE TABLE foo__crsql_pks (__crsql_key INTEGER PRIMARY KEY, id);"
+          "CREATE UNIQUE INDEX foo__crsql_pks_pks ON foo__crsql_pks (id);"
+          "INSERT INTO foo__crsql_pks VALUES (1, 5), (2, 7), (3, 9);"
+          "INSERT INTO crsql_site_id (site_id, ordinal) VALUES (" CT_S1 ", 1);"
+          "INSERT INTO foo__crsql_clock VALUES (1, 'a', 2, 3, 0, 0), (1, 'b', 1, 1, 0, 1), "
+          "(2, 'a', 1, 1, 1, 2), (2, 'b', 1, 1, 0, 3), (3, '-1', 2, 4, 0, 0), (1, 'gone', 1, 1, 0, 5);"
+          "CREATE TRIGGER foo__crsql_itrig AFTER INSERT ON foo WHEN crsql_internal_sync_bit() = 0 "
+          "BEGIN VALUES (crsql_after_insert('foo', NEW.id)); END;");
+  /* Before conversion, a write names a table the engine does not know. */
+  const char *err = ct_rows(db, "INSERT INTO foo VALUES (11, 'n', 'm') RETURNING id");
+  BL_CHECK(strstr(err, "run SELECT crsql_as_crr('foo') once") != NULL);
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('foo')", "OK");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER,
+                "foo|010905|b|'y'|1|1|local|1|1\n"
+                "foo|010907|a|'z'|1|1|" CT_S1_HEX "|1|2\n"
+                "foo|010907|b|NULL|1|1|local|1|3\n"
+                "foo|010905|a|'x'|2|3|local|1|0\n"
+                "foo|010909|-1|NULL|2|4|local|2|0");
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 4);
+  CT_CHECK_ROWS(db, "SELECT type FROM sqlite_master WHERE name IN ('foo__crsql_clock', 'foo__crsql_pks') "
+                    "ORDER BY name",
+                "view\nview");
+  CT_EXEC(db, "INSERT INTO foo VALUES (11, 'n', 'm'); UPDATE foo SET a = 'x2' WHERE id = 5");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 4" CT_ORDER,
+                "foo|01090B|a|'n'|1|5|local|1|0\n"
+                "foo|01090B|b|'m'|1|5|local|1|1\n"
+                "foo|010905|a|'x2'|3|6|local|1|0");
+  ct_close(db);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_as_crr__imports_crsqlite_layout),
     BL_TEST(test_crdt_as_crr__returns_ok),
     BL_TEST(test_crdt_as_crr__idempotent),
     BL_TEST(test_crdt_as_crr__backfills_existing_rows),
