@@ -192,6 +192,12 @@ export function parseScenario(text, firstLine = 1) {
         cmds.push({ line: lineNo, op, from: int(toks[1]), to: int(toks[2]), mode: toks[3] });
         break;
       }
+      case 'dump': {
+        const toks = line.split(/\s+/);
+        if (toks.length !== 2) fail('expected: dump <dev>');
+        cmds.push({ line: lineNo, op, dev: int(toks[1]) });
+        break;
+      }
       case 'txbegin': case 'txend': {
         const toks = line.split(/\s+/);
         if (toks.length !== 2) fail(`expected: ${op} <dev>`);

@@ -19,6 +19,9 @@
 //   --no-hybrid         skip the hybrid run (random mode): devices split between
 //                       the engines, syncing with each other, must show the
 //                       reference's state; --hybrid runs it for "files" too
+//   --import            also the import test: each device's database as cr-sqlite
+//                       wrote it, opened by our engine after crsql_as_crr, must
+//                       show cr-sqlite's final rows, changes and clocks
 //   --max-failures N    stop after N failing seeds (default 5)
 //   --keep              keep every scenario file, not only failing ones
 //   --convergence       (reduce) shrink a scenario on which the reference itself
@@ -50,6 +53,7 @@ function parseArgs(argv) {
     else if (a === '--compare') o.compare = next();
     else if (a === '--no-cross') o.cross = false;
     else if (a === '--no-hybrid') o.hybrid = false;
+    else if (a === '--import') o.importCheck = true;
     else if (a === '--hybrid') o.hybridFiles = true;
     else if (a === '--max-failures') o.maxFailures = Number(next());
     else if (a === '--keep') o.keep = true;
@@ -406,6 +410,72 @@ async function runHybrid(ctx, text, owner) {
   return out.join('\n') + '\n';
 }
 
+// ------------------------------------------------------------------ import
+// Lines of the last block of each kind (check / changes / clocks), without
+// their header, from a runner output.
+function lastBlocks(out) {
+  const lines = out.split('\n');
+  const res = [];
+  for (const head of ['check', 'changes', 'clocks']) {
+    let start = -1;
+    lines.forEach((l, i) => { if (l.startsWith(head + ' L')) start = i; });
+    if (start < 0) continue;
+    for (let i = start + 1; i < lines.length; i++) {
+      if (/^(check|changes|clocks|pks|pack|query|dumpsql|dumprow) /.test(lines[i]) || lines[i] === '') break;
+      res.push(lines[i]);
+    }
+  }
+  return res;
+}
+
+// The import test: every device's database as cr-sqlite wrote it (schema,
+// rows, its clock and lookaside tables and triggers) is loaded into a plain
+// SQLite connection, then opened with our engine and crsql_as_crr'ed; rows,
+// crsql_changes and the clock must be what cr-sqlite showed.
+function importScenario(text, dumpOut) {
+  const lines = text.split('\n');
+  const devices = lines.filter((l) => l.startsWith('device '));
+  const tables = lines.filter((l) => l.startsWith('table '));
+  const out = ['# import test: databases written by cr-sqlite, opened by our engine'];
+  for (const l of dumpOut.split('\n')) {
+    let m;
+    if ((m = /^dumpsql d(\d+) (\S+)$/.exec(l))) out.push(`raw ${m[1]} ${m[2]}`);
+    else if ((m = /^dumprow d(\d+) (.*)$/.exec(l))) out.push(`rawinsert ${m[1]} ${m[2]}`);
+  }
+  out.push(...devices);
+  for (const t of tables) out.push(`schema SELECT crsql_as_crr('${t.split(/\s+/)[1].replace(/'/g, "''")}')`);
+  out.push(...tables, 'check', 'changes', 'clocks');
+  return out.join('\n') + '\n';
+}
+
+async function checkImport(ctx, rep, label, file, text, ref) {
+  const ndev = scenarioInfo(text).ndev;
+  let dumpOut;
+  try {
+    dumpOut = await runScenario(ctx.oracle, text + Array.from({ length: ndev }, (_, d) => `dump ${d}`).join('\n') + '\n');
+  } catch (e) {
+    rep.fail(`${label}: import test: the reference failed to dump: ${e.message}`, { scenario: file });
+    return false;
+  }
+  const itext = importScenario(text, dumpOut);
+  const ifile = writeScenario(ctx, path.basename(file).replace(/\.txt$/, '') + '.import.txt', itext);
+  const r = await runOurs(ctx.runner, ifile);
+  if (r.code !== 0 || r.signal) {
+    rep.fail(`${label}: import test: our runner exited with ${r.signal ?? r.code}`, { scenario: ifile, extra: r.err.split('\n').filter(Boolean).slice(-15) });
+    return false;
+  }
+  const want = lastBlocks(ref), got = lastBlocks(r.out);
+  const errs = r.out.split('\n').filter((l) => l.startsWith('error '));
+  if (errs.length || want.join('\n') !== got.join('\n')) {
+    rep.fail(`${label}: import test: databases written by cr-sqlite, opened by our engine and crsql_as_crr'ed, ${errs.length ? 'gave errors' : 'differ from what cr-sqlite showed'} (- cr-sqlite's final check/changes/clocks, + ours after the import)`, {
+      scenario: ifile, ours: r.out, extra: errs.slice(0, 6), diff: diffLines(want, got),
+    });
+    return false;
+  }
+  if (!ctx.keep) fs.rmSync(ifile, { force: true });
+  return true;
+}
+
 // ------------------------------------------------------------------ reporting
 class Reporter {
   constructor(ctx) { this.ctx = ctx; this.failures = 0; this.checked = 0; this.notes = 0; }
@@ -477,6 +547,7 @@ async function checkScenario(ctx, rep, label, file, text, { cross = false, expec
       rep.note(`${label}: cr-sqlite itself does not converge on this scenario (devices ${refBad.join(',')} differ from device 0); ours matches it row for row`);
     }
   }
+  if (ok && ctx.importCheck && scenarioInfo(text).hasFinal) ok = await checkImport(ctx, rep, label, file, text, ref);
   if (ok && hybrid) {
     // Devices alternate between the engines (which one starts depends on the
     // scenario); the visible state must be the pure reference run's.
@@ -649,7 +720,7 @@ async function main() {
         break;
       }
     }
-    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges on even seeds' : ''}${ctx.hybrid ? ', hybrid runs on odd seeds' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}${rep.notes ? `, ${rep.notes} on which cr-sqlite itself does not converge` : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`random (${ctx.compare}${ctx.cross ? ', cross-engine merges on even seeds' : ''}${ctx.hybrid ? ', hybrid runs on odd seeds' : ''}${ctx.importCheck ? ', import test' : ''}): ${rep.checked} seeds checked, ${failedSeeds.length} failed${failedSeeds.length ? ' (seeds ' + failedSeeds.join(',') + ')' : ''}${rep.notes ? `, ${rep.notes} on which cr-sqlite itself does not converge` : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } else if (ctx.mode === 'pack') {
     const text = generatePack();
     const file = writeScenario(ctx, 'pack.txt', text);

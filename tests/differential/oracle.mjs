@@ -297,6 +297,25 @@ export function makeSession(o, opts = {}) {
             }
           }
           break;
+        case 'dump': {
+          // The whole database of a device, as SQL and typed rows (for the
+          // import test: our engine converting a database cr-sqlite wrote).
+          const db = dev(c, c.dev).db;
+          const master = await api.run(db,
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
+            "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid");
+          const text = (v) => new TextDecoder().decode(v.bytes);
+          for (const [type, name, sql] of master) {
+            if (text(type) !== 'table') continue;
+            if (/^CREATE VIRTUAL TABLE/i.test(text(sql))) continue;
+            out.push(`dumpsql d${c.dev} ${encodeValue(sql)}`);
+            for (const r of await api.run(db, `SELECT * FROM "${text(name).replace(/"/g, '""')}"`))
+              out.push(`dumprow d${c.dev} ${encodeValue(name)} ${r.length} ${r.map(encodeValue).join(' ')}`);
+          }
+          for (const [type, , sql] of master)
+            if (text(type) !== 'table') out.push(`dumpsql d${c.dev} ${encodeValue(sql)}`);
+          break;
+        }
         case 'clocks':
           // cr-sqlite's own metadata tables (our engine offers the same
           // layouts as views): rows of <t>__crsql_clock and <t>__crsql_pks.

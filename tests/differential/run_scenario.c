@@ -275,6 +275,7 @@ static int bind_val(sqlite3_stmt *stmt, int i, const val_t *v) {
 
 typedef struct {
   sqlite3 *db;
+  sqlite3 *raw; /* connection without the engine (import test), until "device" */
   unsigned char site[16];
 } device_t;
 
@@ -354,6 +355,20 @@ static void get_site_cb(sqlite3_stmt *stmt, void *arg) {
   if (sqlite3_column_bytes(stmt, 0) == 16) memcpy(site, sqlite3_column_blob(stmt, 0), 16);
 }
 
+/* The engine-less connection of device d (a database "written by another
+ * program": the import test loads what cr-sqlite wrote into it). */
+static sqlite3 *raw_conn(int d, int line) {
+  if (d >= MAX_DEVICES || devs[d].db) die(line, "raw: device %d is already open with the engine", d);
+  if (!devs[d].raw) {
+    char uri[128];
+    snprintf(uri, sizeof uri, "file:/bl_ours_%d?vfs=memdb", d);
+    if (sqlite3_open_v2(uri, &devs[d].raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL) !=
+        SQLITE_OK)
+      die(line, "cannot open %s", uri);
+  }
+  return devs[d].raw;
+}
+
 static void open_device(int d, const unsigned char site[16], int line) {
   char uri[128];
   snprintf(uri, sizeof uri, "file:/bl_ours_%d?vfs=memdb", d);
@@ -368,6 +383,10 @@ static void open_device(int d, const unsigned char site[16], int line) {
   sqlite3 *db = open_conn(uri, line);
   run_sql(a, "SELECT crsql_finalize()", NULL, 0, NULL, NULL, line);
   sqlite3_close_v2(a);
+  if (devs[d].raw) {
+    sqlite3_close_v2(devs[d].raw);
+    devs[d].raw = NULL;
+  }
   unsigned char got[16] = {0};
   rc = run_sql(db, "SELECT crsql_site_id()", NULL, 0, get_site_cb, got, line);
   if (rc != SQLITE_OK || memcmp(got, site, 16) != 0)
@@ -744,6 +763,42 @@ static void run_line(char *line, int lineno) {
     int rc = run_sql(devs[d].db, s, args, nargs, NULL, NULL, lineno);
     if (rc != SQLITE_OK) buf_printf(&out, "error L%d exec code=%d\n", lineno, rc);
     for (int k = 0; k < nargs; k++) val_free(&args[k]);
+  } else if (tok_is(t, n, "raw")) {
+    /* raw <dev> <text token holding one SQL statement> */
+    n = next_tok(&s, &t);
+    int d = tok_int(t, n, lineno);
+    val_t sqlv;
+    n = next_tok(&s, &t);
+    if (!n || val_decode(t, n, &sqlv) != 0 || sqlv.type != 't') die(lineno, "bad SQL token");
+    char *sql = strndup(sqlv.n ? (const char *)sqlv.p : "", (size_t)sqlv.n);
+    int rc = run_sql(raw_conn(d, lineno), sql, NULL, 0, NULL, NULL, lineno);
+    if (rc != SQLITE_OK) buf_printf(&out, "error L%d raw code=%d\n", lineno, rc);
+    free(sql);
+    val_free(&sqlv);
+  } else if (tok_is(t, n, "rawinsert")) {
+    /* rawinsert <dev> <table token> <n> <values> */
+    n = next_tok(&s, &t);
+    int d = tok_int(t, n, lineno);
+    val_t name;
+    n = next_tok(&s, &t);
+    if (!n || val_decode(t, n, &name) != 0 || name.type != 't') die(lineno, "bad table token");
+    n = next_tok(&s, &t);
+    int nargs = tok_int(t, n, lineno);
+    parse_args(&s, args, nargs, lineno);
+    buf_t sql = {0};
+    /* name.p is not NUL-terminated. */
+    char *tn = strndup(name.n ? (const char *)name.p : "", (size_t)name.n);
+    char *q = sqlite3_mprintf("INSERT INTO \"%w\" VALUES (", tn);
+    buf_puts(&sql, q);
+    sqlite3_free(q);
+    free(tn);
+    for (int k = 0; k < nargs; k++) buf_puts(&sql, k ? ", ?" : "?");
+    buf_puts(&sql, ")");
+    int rc = run_sql(raw_conn(d, lineno), sql.p, args, nargs, NULL, NULL, lineno);
+    if (rc != SQLITE_OK) buf_printf(&out, "error L%d rawinsert code=%d\n", lineno, rc);
+    free(sql.p);
+    val_free(&name);
+    for (int k = 0; k < nargs; k++) val_free(&args[k]);
   } else if (tok_is(t, n, "query")) {
     n = next_tok(&s, &t);
     int d = tok_dev(t, n, lineno);
@@ -833,6 +888,11 @@ static void run_line(char *line, int lineno) {
 }
 
 static void close_devices(void) {
+  for (int d = 0; d < MAX_DEVICES; d++)
+    if (devs[d].raw) {
+      sqlite3_close_v2(devs[d].raw);
+      devs[d].raw = NULL;
+    }
   for (int d = 0; d < ndevs; d++) {
     if (!devs[d].db) continue;
     run_sql(devs[d].db, "SELECT crsql_finalize()", NULL, 0, NULL, NULL, 0);
