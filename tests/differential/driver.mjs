@@ -411,32 +411,38 @@ async function runHybrid(ctx, text, owner) {
 }
 
 // ------------------------------------------------------------------ import
-// Lines of the last block of each kind (check / changes / clocks), without
-// their header, from a runner output.
-function lastBlocks(out) {
-  const lines = out.split('\n');
+// The contents of the check / changes / clocks blocks of an output, in order
+// (headers dropped).
+function blocks(out) {
   const res = [];
-  for (const head of ['check', 'changes', 'clocks']) {
-    let start = -1;
-    lines.forEach((l, i) => { if (l.startsWith(head + ' L')) start = i; });
-    if (start < 0) continue;
-    for (let i = start + 1; i < lines.length; i++) {
-      if (/^(check|changes|clocks|pks|pack|query|dumpsql|dumprow) /.test(lines[i]) || lines[i] === '') break;
-      res.push(lines[i]);
+  let cur = null;
+  for (const l of out.split('\n')) {
+    const m = /^(check|changes|clocks|pks|pack|query|dumpsql|dumprow|error) /.exec(l);
+    if (m && ['check', 'changes', 'clocks'].includes(m[1]) && /^\S+ L\d+$/.test(l)) {
+      cur = [];
+      res.push(cur);
+    } else if (m || l === '') {
+      if (m && m[1] === 'error' && cur) cur.push(l.replace(/^error L\d+/, 'error'));
+      else cur = null;
+    } else if (cur) {
+      cur.push(l);
     }
   }
   return res;
 }
 
-// The import test: every device's database as cr-sqlite wrote it (schema,
-// rows, its clock and lookaside tables and triggers) is loaded into a plain
-// SQLite connection, then opened with our engine and crsql_as_crr'ed; rows,
-// crsql_changes and the clock must be what cr-sqlite showed.
-function importScenario(text, dumpOut) {
+// The import test: every device's database as cr-sqlite wrote it at the
+// checkpoint (schema, rows, its clock and lookaside tables and triggers) is
+// loaded into a plain SQLite connection, opened with our engine and
+// crsql_as_crr'ed; then the final all-to-all sync runs on the converted
+// databases. Rows, crsql_changes and the clock must be what cr-sqlite showed
+// at the checkpoint and at the end.
+function importScenario(text, dumpOut, checkpoint) {
   const lines = text.split('\n');
   const devices = lines.filter((l) => l.startsWith('device '));
   const tables = lines.filter((l) => l.startsWith('table '));
-  const out = ['# import test: databases written by cr-sqlite, opened by our engine'];
+  const fin = lines.indexOf('# final all-to-all sync');
+  const out = ['# import test: databases written by cr-sqlite (at the checkpoint), opened by our engine'];
   for (const l of dumpOut.split('\n')) {
     let m;
     if ((m = /^dumpsql d(\d+) (\S+)$/.exec(l))) out.push(`raw ${m[1]} ${m[2]}`);
@@ -445,29 +451,35 @@ function importScenario(text, dumpOut) {
   out.push(...devices);
   for (const t of tables) out.push(`schema SELECT crsql_as_crr('${t.split(/\s+/)[1].replace(/'/g, "''")}')`);
   out.push(...tables, 'check', 'changes', 'clocks');
+  out.push(...lines.slice(fin).filter((l) => l.trim() !== ''));
   return out.join('\n') + '\n';
 }
 
 async function checkImport(ctx, rep, label, file, text, ref) {
-  const ndev = scenarioInfo(text).ndev;
+  const { ndev, checkpoint } = scenarioInfo(text);
+  const lines = text.split('\n');
+  // Dumps right after the checkpoint's "clocks" (or "changes").
+  let at = checkpoint;
+  if (lines[at] === 'clocks') at++;
+  const dumped = [...lines.slice(0, at), ...Array.from({ length: ndev }, (_, d) => `dump ${d}`), ...lines.slice(at)].join('\n');
   let dumpOut;
   try {
-    dumpOut = await runScenario(ctx.oracle, text + Array.from({ length: ndev }, (_, d) => `dump ${d}`).join('\n') + '\n');
+    dumpOut = await runScenario(ctx.oracle, dumped);
   } catch (e) {
     rep.fail(`${label}: import test: the reference failed to dump: ${e.message}`, { scenario: file });
     return false;
   }
-  const itext = importScenario(text, dumpOut);
+  const itext = importScenario(text, dumpOut, checkpoint);
   const ifile = writeScenario(ctx, path.basename(file).replace(/\.txt$/, '') + '.import.txt', itext);
   const r = await runOurs(ctx.runner, ifile);
   if (r.code !== 0 || r.signal) {
     rep.fail(`${label}: import test: our runner exited with ${r.signal ?? r.code}`, { scenario: ifile, extra: r.err.split('\n').filter(Boolean).slice(-15) });
     return false;
   }
-  const want = lastBlocks(ref), got = lastBlocks(r.out);
+  const want = blocks(ref).slice(-6).flat(), got = blocks(r.out).slice(-6).flat();
   const errs = r.out.split('\n').filter((l) => l.startsWith('error '));
   if (errs.length || want.join('\n') !== got.join('\n')) {
-    rep.fail(`${label}: import test: databases written by cr-sqlite, opened by our engine and crsql_as_crr'ed, ${errs.length ? 'gave errors' : 'differ from what cr-sqlite showed'} (- cr-sqlite's final check/changes/clocks, + ours after the import)`, {
+    rep.fail(`${label}: import test: the devices' databases as cr-sqlite wrote them at the checkpoint, opened by our engine (crsql_as_crr), then synced all to all, ${errs.length ? 'gave errors' : 'differ from cr-sqlite'} (- cr-sqlite's check/changes/clocks at the checkpoint and the end, + ours)`, {
       scenario: ifile, ours: r.out, extra: errs.slice(0, 6), diff: diffLines(want, got),
     });
     return false;
@@ -547,7 +559,7 @@ async function checkScenario(ctx, rep, label, file, text, { cross = false, expec
       rep.note(`${label}: cr-sqlite itself does not converge on this scenario (devices ${refBad.join(',')} differ from device 0); ours matches it row for row`);
     }
   }
-  if (ok && ctx.importCheck && scenarioInfo(text).hasFinal) ok = await checkImport(ctx, rep, label, file, text, ref);
+  if (ok && ctx.importCheck && checkpoint > 0) ok = await checkImport(ctx, rep, label, file, text, ref);
   if (ok && hybrid) {
     // Devices alternate between the engines (which one starts depends on the
     // scenario); the visible state must be the pure reference run's.

@@ -399,6 +399,7 @@ export function generateRandom(seed, opts = {}) {
   b.raw('check');
   b.raw('# checkpoint: every device\'s changes before the final sync');
   b.raw('changes');
+  b.raw('clocks');
   b.raw('# final all-to-all sync');
   const pairs = [];
   for (let a = 0; a < ndev; a++) for (let c = 0; c < ndev; c++) if (a !== c) pairs.push([a, c]);
