@@ -51,8 +51,10 @@ step "a C program against the shared library"
 "$cc" -std=c11 -Wall -Wextra -Werror -o "$work/hello" "$here/hello.c" $cflags $libs ||
   fail "compiling against the installed library"
 LD_LIBRARY_PATH=$lib "$work/hello" || fail "running the program (shared)"
-LD_LIBRARY_PATH=$lib ldd "$work/hello" | grep -q "$lib/libbackless.so" ||
-  fail "hello did not use the installed .so"
+# Captured first: with pipefail, `grep -q` closing the pipe early would make
+# ldd fail with SIGPIPE now and then.
+ldd_out=$(LD_LIBRARY_PATH=$lib ldd "$work/hello")
+grep -q "$lib/libbackless.so" <<<"$ldd_out" || fail "hello did not use the installed .so"
 
 step "a C program against the static library"
 static_libs=$(pkg-config --static --libs backless)
@@ -70,7 +72,8 @@ examples=$here/../../examples
 LD_LIBRARY_PATH=$lib "$work/two_devices" || fail "running examples/two_devices.c"
 
 step "the installed CLI"
-"$prefix/bin/backless" --version | grep -q "^backless $version " || fail "backless --version"
+version_out=$("$prefix/bin/backless" --version)
+grep -q "^backless $version " <<<"$version_out" || fail "backless --version"
 
 step "the extension in the sqlite3 shell"
 command -v sqlite3 >/dev/null || fail "no sqlite3 shell (apt-get install sqlite3)"
