@@ -192,9 +192,9 @@ export function parseScenario(text, firstLine = 1) {
         cmds.push({ line: lineNo, op, from: int(toks[1]), to: int(toks[2]), mode: toks[3] });
         break;
       }
-      case 'dump': {
+      case 'dump': case 'reopen': {
         const toks = line.split(/\s+/);
-        if (toks.length !== 2) fail('expected: dump <dev>');
+        if (toks.length !== 2) fail(`expected: ${op} <dev>`);
         cmds.push({ line: lineNo, op, dev: int(toks[1]) });
         break;
       }

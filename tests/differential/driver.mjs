@@ -360,7 +360,7 @@ async function runHybrid(ctx, text, owner) {
           sites.set(c.dev, c.site);
           out.push(...(await on(owner(c.dev), lineNo, raw, c)));
           break;
-        case 'exec': case 'query': case 'merge': case 'txbegin': case 'txend':
+        case 'exec': case 'query': case 'merge': case 'txbegin': case 'txend': case 'reopen':
           out.push(...(await on(owner(c.dev), lineNo, raw, c)));
           break;
         case 'pack':
@@ -458,10 +458,13 @@ function importScenario(text, dumpOut, checkpoint) {
 async function checkImport(ctx, rep, label, file, text, ref) {
   const { ndev, checkpoint } = scenarioInfo(text);
   const lines = text.split('\n');
-  // Dumps right after the checkpoint's "clocks" (or "changes").
+  // Dumps right after the checkpoint's "clocks" (or "changes"); then every
+  // device reopens (cr-sqlite recomputes its state from storage, as our
+  // engine does for the imported database) and prints its state again.
   let at = checkpoint;
   if (lines[at] === 'clocks') at++;
-  const dumped = [...lines.slice(0, at), ...Array.from({ length: ndev }, (_, d) => `dump ${d}`), ...lines.slice(at)].join('\n');
+  const dumped = [...lines.slice(0, at), ...Array.from({ length: ndev }, (_, d) => `dump ${d}`),
+    ...Array.from({ length: ndev }, (_, d) => `reopen ${d}`), 'check', 'changes', 'clocks', ...lines.slice(at)].join('\n');
   let dumpOut;
   try {
     dumpOut = await runScenario(ctx.oracle, dumped);
@@ -476,10 +479,10 @@ async function checkImport(ctx, rep, label, file, text, ref) {
     rep.fail(`${label}: import test: our runner exited with ${r.signal ?? r.code}`, { scenario: ifile, extra: r.err.split('\n').filter(Boolean).slice(-15) });
     return false;
   }
-  const want = blocks(ref).slice(-6).flat(), got = blocks(r.out).slice(-6).flat();
+  const want = blocks(dumpOut).slice(-6).flat(), got = blocks(r.out).slice(-6).flat();
   const errs = r.out.split('\n').filter((l) => l.startsWith('error '));
   if (errs.length || want.join('\n') !== got.join('\n')) {
-    rep.fail(`${label}: import test: the devices' databases as cr-sqlite wrote them at the checkpoint, opened by our engine (crsql_as_crr), then synced all to all, ${errs.length ? 'gave errors' : 'differ from cr-sqlite'} (- cr-sqlite's check/changes/clocks at the checkpoint and the end, + ours)`, {
+    rep.fail(`${label}: import test: the devices' databases as cr-sqlite wrote them at the checkpoint, opened by our engine (crsql_as_crr), then synced all to all, ${errs.length ? 'gave errors' : 'differ from cr-sqlite'} (- cr-sqlite's check/changes/clocks at the checkpoint after reopening and at the end, + ours)`, {
       scenario: ifile, ours: r.out, extra: errs.slice(0, 6), diff: diffLines(want, got),
     });
     return false;

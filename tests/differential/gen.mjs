@@ -359,6 +359,11 @@ export function generateRandom(seed, opts = {}) {
       }
       b.raw(`schema SELECT crsql_commit_alter('${t.name}')`);
     }
+    if (rng.chance(0.04)) {
+      // Close and reopen a device: state recomputed from storage.
+      b.raw(`reopen ${rng.int(ndev)}`);
+      continue;
+    }
     const r = rng.int(100);
     if (r < 22) {
       const from = rng.int(ndev);

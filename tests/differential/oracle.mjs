@@ -175,7 +175,7 @@ export function makeSession(o, opts = {}) {
           await sqlite3.close(a);
           const got = await api.run(db, 'SELECT crsql_site_id()');
           if (bytesToHex(got[0][0].bytes) !== c.site) throw new Error(`site id not applied on device ${c.dev}`);
-          devs[c.dev] = { db, site: c.site };
+          devs[c.dev] = { db, site: c.site, uri };
           break;
         }
         case 'schema':
@@ -297,6 +297,17 @@ export function makeSession(o, opts = {}) {
             }
           }
           break;
+        case 'reopen': {
+          // A new connection to the same database (its state is recomputed
+          // from storage), then the old one closed.
+          const d = dev(c, c.dev);
+          const db = await sqlite3.open_v2(d.uri, flags);
+          await api.finalizeCached(d.db);
+          await api.run(d.db, 'SELECT crsql_finalize()');
+          await sqlite3.close(d.db);
+          d.db = db;
+          break;
+        }
         case 'dump': {
           // The whole database of a device, as SQL and typed rows (for the
           // import test: our engine converting a database cr-sqlite wrote).

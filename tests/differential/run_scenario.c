@@ -763,6 +763,16 @@ static void run_line(char *line, int lineno) {
     int rc = run_sql(devs[d].db, s, args, nargs, NULL, NULL, lineno);
     if (rc != SQLITE_OK) buf_printf(&out, "error L%d exec code=%d\n", lineno, rc);
     for (int k = 0; k < nargs; k++) val_free(&args[k]);
+  } else if (tok_is(t, n, "reopen")) {
+    /* A new connection to the same database, then the old one closed. */
+    n = next_tok(&s, &t);
+    int d = tok_dev(t, n, lineno);
+    char uri[128];
+    snprintf(uri, sizeof uri, "file:/bl_ours_%d?vfs=memdb", d);
+    sqlite3 *db = open_conn(uri, lineno);
+    run_sql(devs[d].db, "SELECT crsql_finalize()", NULL, 0, NULL, NULL, lineno);
+    sqlite3_close_v2(devs[d].db);
+    devs[d].db = db;
   } else if (tok_is(t, n, "raw")) {
     /* raw <dev> <text token holding one SQL statement> */
     n = next_tok(&s, &t);
