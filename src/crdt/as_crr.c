@@ -270,6 +270,17 @@ static void crr_entry_case(sqlite3_str *s, const bl_table *t, const char *name_e
   }
 }
 
+/* "<no entry is present>": a clock row in this state is deleted. */
+static void crr_empty_expr(sqlite3_str *s, const bl_table *t) {
+  sqlite3_str_appendall(s, "\"__crsql_cl\" IS NULL");
+  for (int i = 1; i <= t->ncol; i++) {
+    char *v = bl__clock_col_name(t, i, 0);
+    sqlite3_str_appendf(s, " AND %s IS NULL", v);
+    sqlite3_free(v);
+  }
+}
+
+/* The highest db_version of the row's entries (__crsql_dbv's value). */
 static void crr_maxdbv_expr(sqlite3_str *s, const bl_table *t) {
   sqlite3_str_appendall(s, "max(0, coalesce(\"__crsql_cl_dbv\", 0)");
   for (int i = 1; i <= t->ncol; i++) {
@@ -301,14 +312,9 @@ static int crr_create_compat_views(sqlite3 *db, const bl_table *t, char **err) {
                          "\"%w__crsql_clock\" BEGIN UPDATE \"%w__crsql_clk\" SET ",
                       t->name, t->name, t->name);
   crr_entry_case(s, t, "OLD.col_name", nulls);
-  sqlite3_str_appendf(s, " WHERE rowid = OLD.key; DELETE FROM \"%w__crsql_clk\" WHERE rowid = OLD.key AND "
-                         "\"__crsql_cl\" IS NULL",
+  sqlite3_str_appendf(s, " WHERE rowid = OLD.key; DELETE FROM \"%w__crsql_clk\" WHERE rowid = OLD.key AND ",
                       t->name);
-  for (int i = 1; i <= t->ncol; i++) {
-    char *v = bl__clock_col_name(t, i, 0);
-    sqlite3_str_appendf(s, " AND %s IS NULL", v);
-    sqlite3_free(v);
-  }
+  crr_empty_expr(s, t);
   sqlite3_str_appendf(s, "; UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ", t->name);
   crr_maxdbv_expr(s, t);
   sqlite3_str_appendall(s, " WHERE rowid = OLD.key; END;");
@@ -643,16 +649,8 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
   }
   if (rc == SQLITE_OK) {
     sqlite3_str *empty = sqlite3_str_new(db), *maxdbv = sqlite3_str_new(db);
-    sqlite3_str_appendall(empty, "\"__crsql_cl\" IS NULL");
-    sqlite3_str_appendall(maxdbv, "max(0, coalesce(\"__crsql_cl_dbv\", 0)");
-    for (int i = 0; i < t->ncol; i++) {
-      char *v = bl__clock_col_name(t, i + 1, 0), *d = bl__clock_col_name(t, i + 1, 1);
-      sqlite3_str_appendf(empty, " AND %s IS NULL", v);
-      sqlite3_str_appendf(maxdbv, ", coalesce(%s, 0)", d);
-      sqlite3_free(v);
-      sqlite3_free(d);
-    }
-    sqlite3_str_appendall(maxdbv, ")");
+    crr_empty_expr(empty, t);
+    crr_maxdbv_expr(maxdbv, t);
     char *e = sqlite3_str_finish(empty), *m = sqlite3_str_finish(maxdbv);
     rc = crr_exec(db, sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s; UPDATE \"%w\" SET \"__crsql_dbv\" = %s;",
                                       clock, e, clock, m),
