@@ -13,6 +13,7 @@
 #define BACKLESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #ifdef __cplusplus
@@ -33,7 +34,9 @@ enum {
   BL_EAUTH = -7,        /* authentication failed or token expired */
   BL_ERATELIMIT = -8,   /* the service asked us to slow down */
   BL_EIO = -9,          /* local or remote I/O failed */
-  BL_ESQLITE = -10      /* SQLite reported an error */
+  BL_ESQLITE = -10,     /* SQLite reported an error */
+  BL_ENET = -11,        /* the remote is unreachable or timed out; retry later */
+  BL_EBUSY = -12        /* another process holds the database or the sync lock */
 };
 
 /* Static English text for a status code. Never NULL. */
@@ -90,6 +93,195 @@ typedef struct bl_crdt_change {
  * returned and *errmsg (if not NULL) receives a message to sqlite3_free.
  */
 int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **errmsg);
+
+/* ================================================================ sync API
+ *
+ * The seed's API in C. A bl_db is one open database with its sync state; it
+ * is used from one thread at a time (as an sqlite3 connection is). Several
+ * processes may open and sync the same database file at once.
+ */
+
+typedef struct bl_db bl_db;
+typedef struct bl_remote bl_remote;
+
+/* Snapshot compaction defaults (the seed's SNAPSHOT_THRESHOLD and
+ * SNAPSHOT_GRACE): a snapshot every 100 pushes; the changesets it covers are
+ * deleted 200 pushes after it. Both can be changed in bl_config. */
+#define BL_SNAPSHOT_THRESHOLD 100
+#define BL_SNAPSHOT_GRACE 200
+
+/* What a pull does with a changeset written by a newer schema version. */
+typedef enum bl_mismatch {
+  BL_MISMATCH_ABORT = 0,                   /* stop the sync, report an error */
+  BL_MISMATCH_SKIP_DEVICE_UNTIL_NEXT_SYNC, /* skip that device this time */
+  BL_MISMATCH_DROP_CHANGESETS,             /* discard the file, advance the cursor */
+  BL_MISMATCH_APPLY_COMPATIBLE             /* apply what exists locally, drop the rest */
+} bl_mismatch;
+
+/*
+ * The application's schema (the seed's DatabaseSchema). Callbacks receive
+ * the connection and `payload`; they return 0 on success and anything else
+ * on failure (the library then reports sqlite3_errmsg(db) with the step
+ * that failed). `clear` runs inside a transaction opened by
+ * bl_clear_all_data and must not BEGIN one itself; when NULL, clear deletes
+ * every row of every synced table.
+ */
+#define BL_SCHEMA_VERSION 1
+typedef struct bl_schema {
+  unsigned int version;             /* BL_SCHEMA_VERSION */
+  int schema_version;               /* the app's schema version, >= 1 */
+  const char *const *synced_tables; /* tables made CRRs and synced */
+  size_t synced_tables_count;
+  int (*create)(sqlite3 *db, void *payload);
+  int (*migrate)(sqlite3 *db, int from, int to, void *payload);
+  int (*clear)(sqlite3 *db, void *payload);
+  void *payload;
+} bl_schema;
+#define BL_SCHEMA_INIT {BL_SCHEMA_VERSION, 1, NULL, 0, NULL, NULL, NULL, NULL}
+
+/*
+ * Builds a schema from a folder of numbered SQL files `1.sql`, `2.sql`, ...
+ * (no gaps): version = the highest number; create runs them all in order;
+ * migrate(from, to) runs from+1 .. to; a line `-- sync: t1, t2` in any file
+ * declares synced tables; clear deletes every row of the synced tables.
+ * On success *out is a schema the caller frees with bl_schema_free (after
+ * the bl_db using it is closed). On failure *out is NULL and bl_errmsg(NULL)
+ * tells why.
+ */
+int bl_schema_from_dir(bl_schema **out, const char *dir);
+void bl_schema_free(bl_schema *schema);
+
+/* Options of bl_open. Start from BL_CONFIG_INIT; fields are only ever added
+ * at the end. Strings are copied; `schema` is borrowed and must outlive the
+ * bl_db. */
+#define BL_CONFIG_VERSION 1
+typedef struct bl_config {
+  unsigned int version;          /* BL_CONFIG_VERSION */
+  const bl_schema *schema;       /* required */
+  const char *database_path;     /* default "backless.db"; ":memory:" works */
+  bl_mismatch version_mismatch;  /* default BL_MISMATCH_ABORT */
+  const char *app_folder_name;   /* default "Backless" */
+  int snapshot_threshold;        /* 0 = BL_SNAPSHOT_THRESHOLD */
+  int snapshot_grace;            /* 0 = BL_SNAPSHOT_GRACE */
+} bl_config;
+#define BL_CONFIG_INIT {BL_CONFIG_VERSION, NULL, NULL, BL_MISMATCH_ABORT, NULL, 0, 0}
+
+/*
+ * Opens (or creates) the database as the seed's Backless.init does: creates
+ * _sync_meta and _sync_cursors, a stable device id, runs schema create on a
+ * fresh file or migrate on an older one, then crsql_as_crr on every synced
+ * table. On success *out is a handle closed with bl_close. On failure *out
+ * is NULL, nothing was changed (creation and migration are one
+ * transaction), and bl_errmsg(NULL) tells why: BL_ESCHEMA for a missing
+ * synced table or one without a NOT NULL primary key, or a database whose
+ * schema version is newer than config->schema; BL_ECORRUPT for a file that
+ * is not a SQLite database; BL_EMISUSE for a bad config.
+ */
+int bl_open(bl_db **out, const bl_config *config);
+
+/* Closes the database. NULL is fine. */
+void bl_close(bl_db *db);
+
+/* The SQLite connection (borrowed; valid until bl_close). Use it for every
+ * read and write; the CRDT engine is registered on it. */
+sqlite3 *bl_sqlite(bl_db *db);
+
+/* The last error message of `db` (borrowed, valid until the next call on
+ * `db`), or, for db == NULL, the last error of a call without a handle on
+ * this thread (bl_open, bl_schema_from_dir, bl_remote_open). Never NULL. */
+const char *bl_errmsg(const bl_db *db);
+
+/* This database's device id (a lowercase UUID; borrowed). */
+const char *bl_device_id(const bl_db *db);
+
+/* Stable codes of sync warnings and errors (bl_sync_code_name gives their
+ * names). Never renumbered; new codes are added at the end. */
+typedef enum bl_sync_code {
+  BL_SYNC_REMOTE = 1,        /* the remote failed (I/O, network, auth) */
+  BL_SYNC_CORRUPT,           /* a file failed to parse; nothing of it applied */
+  BL_SYNC_WRONG_DEVICE,      /* a file names a device other than its folder */
+  BL_SYNC_WRONG_SEQUENCE,    /* a file's sequence does not match its name */
+  BL_SYNC_BAD_NAME,          /* a folder or file name is not understood */
+  BL_SYNC_SCHEMA_NEWER,      /* a changeset needs a newer schema (abort / skip) */
+  BL_SYNC_DROPPED,           /* newer-schema changesets dropped (DROP_CHANGESETS) */
+  BL_SYNC_PARTIAL,           /* unknown tables or columns dropped (APPLY_COMPATIBLE) */
+  BL_SYNC_COMPACTED,         /* history was compacted; its snapshot was merged */
+  BL_SYNC_GAP,               /* a changeset is missing; stopped before it */
+  BL_SYNC_APPLY,             /* merging failed (unknown table, bad value); nothing applied */
+  BL_SYNC_PUSH,              /* the push failed; it is retried next sync */
+  BL_SYNC_FORMAT             /* a file of an unknown format version */
+} bl_sync_code;
+
+/* Static name of a code ("compacted", ...); "unknown" for others. */
+const char *bl_sync_code_name(int code);
+
+typedef struct bl_sync_issue {
+  char *device;  /* the remote device's id, NULL when not about one device */
+  int code;      /* bl_sync_code */
+  char *message; /* English, one line */
+} bl_sync_issue;
+
+/* What a sync did (the seed's SyncResult). Zero it (or use
+ * BL_SYNC_RESULT_INIT) before the first use; free with bl_sync_result_free,
+ * which resets it for reuse. */
+typedef struct bl_sync_result {
+  int64_t pulled;          /* changes merged from other devices (or restored) */
+  int64_t pushed;          /* changes uploaded */
+  int64_t media_uploaded;
+  int64_t media_deleted;
+  int64_t files_pulled;    /* changeset and snapshot files applied */
+  int64_t files_pushed;    /* changeset and snapshot files written */
+  bl_sync_issue *warnings;
+  size_t warnings_count;
+  bl_sync_issue *errors;
+  size_t errors_count;
+} bl_sync_result;
+#define BL_SYNC_RESULT_INIT {0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0}
+void bl_sync_result_free(bl_sync_result *result);
+
+/*
+ * bl_sync = bl_pull then bl_push through `remote` (borrowed), as the seed's
+ * sync(). `result` (may be NULL) receives counts, warnings and errors; it
+ * is reset first. Returns BL_OK when nothing went into result->errors,
+ * otherwise the BL_E* code of the first error (every other device was
+ * still synced). Holds an exclusive sync lock beside the database file for
+ * its duration, so two processes never push the same sequence or apply a
+ * changeset twice.
+ */
+int bl_sync(bl_db *db, bl_remote *remote, bl_sync_result *result);
+int bl_pull(bl_db *db, bl_remote *remote, bl_sync_result *result);
+int bl_push(bl_db *db, bl_remote *remote, bl_sync_result *result);
+
+/* The seed's clearAllData(): in one transaction, runs schema clear, deletes
+ * the synced tables' clock state, every cursor and the account, and resets
+ * push state. device_id and schema_version are kept. The next sync restores
+ * everything from the cloud (bootstrap recovery). */
+int bl_clear_all_data(bl_db *db);
+
+/* Stores the signed-in account (copied). */
+int bl_set_active_account(bl_db *db, const char *provider, const char *email);
+
+/* Reads the account: on BL_OK *provider and *email are malloc'ed strings the
+ * caller frees; BL_ENOTFOUND when none is stored (both set to NULL). */
+int bl_get_active_account(bl_db *db, char **provider, char **email);
+
+/* ---------------------------------------------------------------- remotes */
+
+/*
+ * Opens a remote by URL: "/path" or "file:///path" (a local folder,
+ * which must exist). On success *out is freed with bl_remote_free; on
+ * failure *out is NULL and bl_errmsg(NULL) tells why.
+ */
+int bl_remote_open(bl_remote **out, const char *url);
+
+/* Opens a local folder (which must exist) as a remote. */
+int bl_remote_folder(bl_remote **out, const char *path);
+
+/* Frees a remote. NULL is fine. */
+void bl_remote_free(bl_remote *remote);
+
+/* The remote's last error message (borrowed). Never NULL. */
+const char *bl_remote_errmsg(const bl_remote *remote);
 
 #ifdef __cplusplus
 }

@@ -21,9 +21,10 @@ set -euo pipefail
 #   git ca-certificates                fetching sources and npm packages
 #   libcurl4-openssl-dev               HTTP for the cloud backends (planned)
 #   libjansson-dev                     int64-exact JSON changesets (planned)
-#   libsodium-dev                      SHA-256, randomness, encryption (planned)
+#   libsodium-dev                      base64, randomness, SHA-256, encryption
 #   libzstd-dev                        changeset compression (planned)
 #   libxml2-dev                        WebDAV PROPFIND responses (planned)
+#   libyajl-dev                        streaming JSON: changesets read in bounded memory
 #   nodejs npm                         differential tests against cr-sqlite 0.16
 #                                      (from npm); only when node/npm are missing,
 #                                      so a newer Node from elsewhere is kept
@@ -35,6 +36,7 @@ packages=(
   valgrind
   git ca-certificates
   libcurl4-openssl-dev libjansson-dev libsodium-dev libzstd-dev libxml2-dev
+  libyajl-dev
 )
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
