@@ -129,7 +129,7 @@ int bl__cursor_set(bl_db *db, const char *device, int64_t seq) {
   return BL_OK;
 }
 
-int bl__db_version(bl_db *db, int64_t *out) {
+int bl__sync_db_version(bl_db *db, int64_t *out) {
   sqlite3_stmt *stmt = NULL;
   int rc = sqlite3_prepare_v2(db->db, "SELECT crsql_db_version()", -1, &stmt, NULL);
   if (rc != SQLITE_OK) return meta_fail(db, stmt, rc);

@@ -351,7 +351,7 @@ int bl__push(bl_sync_ctx *ctx) {
   push_out cs, snap;
   memset(&snap, 0, sizeof snap);
   rc = bl__exec(db, "BEGIN");
-  if (rc == BL_OK) rc = bl__db_version(db, &hi);
+  if (rc == BL_OK) rc = bl__sync_db_version(db, &hi);
   if (rc == BL_OK) rc = push_open_file(db, &cs, BL_CS_CHANGESET, seq, last, hi);
   if (rc == BL_OK) rc = push_collect(db, &cs, last, hi, rlo, rhi);
   int64_t count = rc == BL_OK ? bl_cs_writer_count(cs.w) : 0;

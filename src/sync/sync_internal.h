@@ -76,7 +76,7 @@ int bl__cursor_get(bl_db *db, const char *device, int64_t *seq);
 int bl__cursor_set(bl_db *db, const char *device, int64_t seq);
 
 /* crsql_db_version(). */
-int bl__db_version(bl_db *db, int64_t *out);
+int bl__sync_db_version(bl_db *db, int64_t *out);
 
 /* ----------------------------------------------------------------- result.c */
 
