@@ -80,11 +80,18 @@ typedef struct bl_cs_change {
 typedef struct bl_cs_writer bl_cs_writer;
 
 /* Starts a file on `out` (borrowed, must stay open until finish) with
- * header `h` (copied). Returns BL_OK, BL_ENOMEM or BL_EIO. */
+ * header `h` (copied). Returns BL_OK, BL_ENOMEM, BL_EIO, or BL_EMISUSE for
+ * a header a reader would refuse (format_version other than
+ * BL_FORMAT_VERSION, a device that is not a lowercase UUID, sequence or
+ * schema_version < 1, db_versions not 0 <= min <= max). The writer's
+ * messages go to the thread's last error, bl_errmsg(NULL). */
 int bl_cs_writer_open(bl_cs_writer **out, FILE *fp, const bl_cs_header *h);
 
 /* Appends one change. BL_EMISUSE for a change that cannot be written (a
- * NULL table, a site id that is not 16 bytes, a negative counter). */
+ * NULL table, a site id that is not 16 bytes, a negative counter; table
+ * and cid must be non-empty UTF-8 without NUL, pk non-empty, a real not
+ * NaN); nothing of a refused change is written. BL_EIO once a write failed
+ * (sticky), BL_ENOMEM. */
 int bl_cs_writer_add(bl_cs_writer *w, const bl_cs_change *c);
 
 /* Closes the array, writes "count" and flushes. BL_EIO when a write
@@ -104,7 +111,9 @@ typedef struct bl_cs_reader_cb {
    * and bl_cs_read returns it. May be NULL. */
   int (*on_header)(const bl_cs_header *h, void *payload);
   /* Called with consecutive batches of 1..batch changes in file order.
-   * Pointers are valid only during the call. Same return convention. */
+   * Pointers are valid only during the call. Same return convention.
+   * table and cid are NUL-terminated (table[table_len] == '\0'); text and
+   * blob values have p != NULL (NUL after the bytes) even when n == 0. */
   int (*on_changes)(const bl_cs_change *changes, size_t n, void *payload);
   void *payload;
 } bl_cs_reader_cb;
@@ -119,17 +128,28 @@ typedef struct bl_cs_reader_cb {
  * or the code a callback returned. Because changes are delivered before the
  * end of the file is checked, a caller must apply them inside a transaction
  * it rolls back unless BL_OK is returned. errmsg may be NULL.
+ *
+ * A file whose "version" is above BL_FORMAT_VERSION returns BL_ESCHEMA
+ * (not BL_ECORRUPT), with the message "changeset format version N is newer
+ * than this build supports (1)", even when it also has keys or values this
+ * build does not know: the caller can tell "update the app" from "broken
+ * file". BL_EMISUSE for fp == NULL or batch == 0. *errmsg is set (to a
+ * malloc'ed line the caller frees) for every return other than BL_OK, and
+ * is NULL on BL_OK; change indexes in messages count from 0.
  */
 int bl_cs_read(FILE *fp, const bl_cs_reader_cb *cb, size_t batch, char **errmsg);
 
 /* ------------------------------------------------------------------ names */
 
 /* Parses "cs-<digits>.json" / "snapshot-<digits>.json" (at least 5 digits,
- * value 1 .. 10^15): returns 1 and sets *kind and *seq, or 0. */
+ * value 1 .. 10^15): returns 1 and sets *kind and *seq, or 0. Only the
+ * name bl_cs_format_name gives is accepted (no extra leading zeros:
+ * "cs-000012.json" is refused), so each sequence has one name. */
 int bl_cs_parse_name(const char *name, bl_cs_kind *kind, int64_t *seq);
 
 /* Writes the name of file `seq` of `kind` ("cs-00012.json") into buf.
- * Returns BL_OK or BL_EMISUSE when it does not fit. */
+ * Returns BL_OK or BL_EMISUSE when it does not fit (or seq is outside
+ * 1 .. 10^15, or kind is unknown). */
 int bl_cs_format_name(char *buf, size_t size, bl_cs_kind kind, int64_t seq);
 
 /* Parses a device folder name "device-<uuid>" (lowercase 8-4-4-4-12 hex):
