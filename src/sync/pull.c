@@ -67,10 +67,6 @@ static int pull_make_plan(const bl_remote_entry *e, size_t n, pull_plan *p) {
   return BL_OK;
 }
 
-static int pull_plan_has(const pull_plan *p, int64_t seq) {
-  return bsearch(&seq, p->cs, p->ncs, sizeof *p->cs, pull_cmp_i64) != NULL;
-}
-
 /* ------------------------------------------------------------ downloading */
 
 static int pull_sink(const void *data, size_t len, void *payload) {

@@ -4,7 +4,6 @@
  * bootstrap recovery, snapshots and compaction, version mismatch, errors
  * per device.
  */
-#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,8 @@
 #include "helpers.h"
 
 static char *dir;
+
+static void write_file(const char *path, const char *text);
 
 static void setup(void) { dir = th_tmpdir(); }
 static void teardown(void) {
@@ -504,7 +505,7 @@ static void test_sync_basic__wrong_device_and_sequence(void) {
   BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
   /* Copy a's cs-00001 into b's folder (names device a) and as a's cs-00002
    * (holds sequence 1). */
-  char src[4096], dst[4096], cmd[9000];
+  char src[4096], dst[4096], cmd[20000];
   snprintf(src, sizeof src, "%s/cs-00001.json", th_device_folder(dir, a));
   snprintf(dst, sizeof dst, "%s", th_device_folder(dir, b));
   snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/cs-00001.json' && cp '%s' '%s/cs-00002.json'", dst, src, dst,
@@ -598,7 +599,42 @@ static void test_sync_basic__schema_from_dir(void) {
   teardown();
 }
 
+/* ----------------------------------------------------------- backless.json */
+
+static void test_sync_basic__settings_file(void) {
+  setup();
+  bl_db *a = th_open(dir, "a.db", NULL), *b = th_open(dir, "b.db", NULL);
+  bl_remote *r = th_remote(dir);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/cloud/Backless/backless.json", dir);
+  FILE *f = fopen(path, "rb");
+  BL_REQUIRE(f != NULL);
+  char text[256] = {0};
+  BL_CHECK(fread(text, 1, sizeof text - 1, f) > 0);
+  fclose(f);
+  BL_CHECK(strstr(text, "\"format\":\"backless\"") && strstr(text, "\"version\":1"));
+  /* A newer format stops the sync of a device that has not seen it yet. */
+  write_file(path, "{\"format\":\"backless\",\"version\":2}");
+  th_exec(b, "INSERT INTO todos (id) VALUES ('x')");
+  BL_CHECK_INT(th_sync(b, r, &res), BL_ESCHEMA);
+  BL_CHECK(th_has_error(&res, BL_SYNC_FORMAT));
+  BL_CHECK(strstr(res.errors[0].message, "update the app") != NULL);
+  BL_CHECK_INT(res.pushed, 0);
+  write_file(path, "not json");
+  BL_CHECK_INT(th_sync(b, r, &res), BL_ECORRUPT);
+  BL_CHECK(th_has_error(&res, BL_SYNC_CORRUPT));
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM _sync_cursors"), 0);
+  bl_sync_result_free(&res);
+  bl_remote_free(r);
+  bl_close(a);
+  bl_close(b);
+  teardown();
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_sync_basic__settings_file),
     BL_TEST(test_sync_basic__init_tables_and_meta),
     BL_TEST(test_sync_basic__migrate_runs_once),
     BL_TEST(test_sync_basic__older_app_refused),

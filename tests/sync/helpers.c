@@ -1,7 +1,9 @@
 /*
  * helpers.c — see helpers.h.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "helpers.h"
 
 #include <dirent.h>
