@@ -16,6 +16,10 @@
  * components; "" is the root itself. The sync engine only uses names made
  * of [A-Za-z0-9._-].
  *
+ * A remote is used by one thread at a time (its last error message is per
+ * remote); backends keep no global mutable state, so separate remotes, even
+ * of one folder, may be used from separate threads or processes.
+ *
  * Every operation returns BL_OK or a negative BL_E* code and, on failure,
  * records a message with bl_remote_set_error (never containing a token):
  *   BL_ENOTFOUND   the file or folder does not exist (list, read, remove;
@@ -80,7 +84,9 @@ struct bl_remote {
   /* Ensures folder `path` and its parents exist; BL_OK if they already do. */
   int (*mkdir)(bl_remote *r, const char *path);
 
-  /* Releases the backend (mandatory). Must not touch errmsg. */
+  /* Releases the backend (mandatory): whatever it holds and the memory of
+   * the struct that embeds this bl_remote. Only bl_remote_free calls it,
+   * after freeing errmsg itself, so it must not touch errmsg. */
   void (*free)(bl_remote *r);
 
   /* Owned by the library: the last error message (see bl_remote_set_error).
@@ -91,6 +97,8 @@ struct bl_remote {
 /*
  * Records `code` and a printf-style message as the remote's last error and
  * returns `code`, so a backend can write `return bl_remote_set_error(...)`.
+ * The arguments may point into the current message. When memory runs out
+ * the message is left empty; `code` is still returned.
  */
 int bl_remote_set_error(bl_remote *r, int code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -102,7 +110,9 @@ int bl_remote_set_error(bl_remote *r, int code, const char *fmt, ...)
 void bl_remote_entries_free(bl_remote_entry *entries, size_t count);
 
 /* Dispatchers used by the sync engine: they clear the last error, check the
- * path, and call the backend. Same contracts as the members above. */
+ * path, and call the backend. Same contracts as the members above; a path
+ * breaking the rules above (or "" where a file is meant), a NULL argument
+ * or a negative size gives BL_EMISUSE without calling the backend. */
 int bl_remote_list(bl_remote *r, const char *path, bl_remote_entry **out, size_t *count);
 int bl_remote_read(bl_remote *r, const char *path, bl_remote_sink sink, void *payload);
 int bl_remote_write(bl_remote *r, const char *path, FILE *src, int64_t size);
