@@ -686,7 +686,8 @@ static const yajl_callbacks rd_callbacks = {
 
 /* ---------------------------------------------------------------- bl_cs_read */
 
-/* Sets r->msg from yajl's error (one line) at byte `at` of the file. */
+/* Sets r->msg from yajl's error (one line) at byte `at` of the file (yajl
+ * counts the offending token as consumed, so `at` is usually just past it). */
 static void rd_syntax_error(rd *r, yajl_handle y, long long at) {
   unsigned char *e = yajl_get_error(y, 0, NULL, 0);
   const char *text = e ? (const char *)e : "invalid JSON";
@@ -696,7 +697,7 @@ static void rd_syntax_error(rd *r, yajl_handle y, long long at) {
       r->st == RD_TAG_END)
     snprintf(where, sizeof where, "change %lld: ", (long long)r->index);
   r->rc = BL_ECORRUPT;
-  snprintf(r->msg, sizeof r->msg, "%sinvalid JSON at byte %lld: %.*s", where, at, (int)len, text);
+  snprintf(r->msg, sizeof r->msg, "%sinvalid JSON near byte %lld: %.*s", where, at, (int)len, text);
   if (e) yajl_free_error(y, e);
 }
 
