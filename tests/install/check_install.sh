@@ -71,6 +71,15 @@ examples=$here/../../examples
   $cflags $libs || fail "compiling examples/two_devices.c"
 LD_LIBRARY_PATH=$lib "$work/two_devices" || fail "running examples/two_devices.c"
 
+step "examples/todo_sync.c (the sync API) against the installed library"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$work/todo_sync" "$examples/todo_sync.c" \
+  $cflags $libs || fail "compiling examples/todo_sync.c"
+sync_out=$(LD_LIBRARY_PATH=$lib "$work/todo_sync" "$work/cloud" "$work/a.db" "$work/b.db") ||
+  fail "running examples/todo_sync.c"
+grep -q "\[x\] Buy oat milk" <<<"$sync_out" || fail "todo_sync: the column-level merge is missing"
+grep -q "A after sign-out: pulled [1-9][0-9]*, pushed 0" <<<"$sync_out" || fail "todo_sync: no restore after sign-out"
+
 step "the installed CLI"
 version_out=$("$prefix/bin/backless" --version)
 grep -q "^backless $version " <<<"$version_out" || fail "backless --version"
