@@ -363,9 +363,10 @@ static int folder_mkdir_one(bl_remote *r, char *dir) {
     return rc;
   }
   if (errno != EEXIST) return folder_fail(r, errno, "creating folder", dir);
+  /* Something of that name: a folder (or a link to one) is fine; a file,
+   * or a link to nothing, is in the way. */
   struct stat st;
-  if (stat(dir, &st) != 0) return folder_fail(r, errno, "creating folder", dir);
-  if (!S_ISDIR(st.st_mode))
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
     return bl_remote_set_error(r, BL_EIO, "creating folder '%s': a file of that name is in the way",
                                dir);
   return BL_OK;

@@ -291,6 +291,11 @@ static void test_remote_folder__in_the_way(void) {
   BL_CHECK_INT(bl_remote_mkdir(r, "f"), BL_EIO);
   BL_CHECK(strstr(bl_remote_errmsg(r), "in the way") != NULL);
   BL_CHECK_INT(bl_remote_mkdir(r, "f/sub"), BL_EIO);
+  char *link = rt_join(dir, "dangling");
+  BL_CHECK_INT(symlink("nowhere", link), 0);
+  BL_CHECK_INT(bl_remote_mkdir(r, "dangling/sub"), BL_EIO);
+  BL_CHECK(unlink(link) == 0);
+  free(link);
   /* A file where a folder is, and the other way round. */
   BL_CHECK_INT(bl_remote_write_buf(r, "d", "x", 1), BL_EIO);
   BL_CHECK_INT(conformance_read(r, "d", &b), BL_EIO);
