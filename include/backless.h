@@ -280,7 +280,10 @@ int bl_remote_folder(bl_remote **out, const char *path);
 /* Frees a remote. NULL is fine. */
 void bl_remote_free(bl_remote *remote);
 
-/* The remote's last error message (borrowed). Never NULL. */
+/* The remote's last error message (borrowed). Never NULL. For remote ==
+ * NULL, the thread's last error of a call without a handle, as
+ * bl_errmsg(NULL) (so a failed bl_remote_open can be explained). A remote
+ * is used by one thread at a time. */
 const char *bl_remote_errmsg(const bl_remote *remote);
 
 #ifdef __cplusplus
