@@ -4,8 +4,10 @@
  * The tool is a table of commands (main.c). Each command lives in its own
  * file, cmd_<name>.c, and exports one cli_command describing it; adding a
  * command means writing that file and adding one line to the table in
- * main.c. Helpers every command may use (option checks, printing query
- * results) live in util.c.
+ * main.c. Helpers every command may use (option parsing, error messages,
+ * printing query results, base64) live in util.c; opening a database the
+ * way every command but `demo` does (the schema dir and app folder stored by
+ * `init`) lives in open.c.
  *
  * Exit codes follow the usual convention: 0 success, 1 the command failed,
  * 2 the command line was wrong (unknown command or option, missing value).
@@ -16,6 +18,8 @@
 #include <stdio.h>
 
 #include <sqlite3.h>
+
+#include "backless.h"
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
@@ -28,6 +32,12 @@ typedef struct cli_command {
   int (*run)(int argc, char **argv);
 } cli_command;
 
+extern const cli_command cli_cmd_init;
+extern const cli_command cli_cmd_exec;
+extern const cli_command cli_cmd_sync;
+extern const cli_command cli_cmd_status;
+extern const cli_command cli_cmd_clear;
+extern const cli_command cli_cmd_account;
 extern const cli_command cli_cmd_demo;
 
 /* The program name used in messages ("backless"). */
@@ -42,6 +52,33 @@ void cli_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Prints `fmt` to stderr as cli_error does, then a hint to run
+ * `backless <command> --help`, and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/*
+ * Matches argv[*i] against option `name` ("--db"), which takes a value
+ * given either as the next argument ("--db FILE") or after '='
+ * ("--db=FILE"). Returns 1 when it matches (*value set, *i left on the last
+ * argument consumed), 0 when argv[*i] is something else, and -1 when the
+ * value is missing (a usage error has been printed for `command`).
+ */
+int cli_opt_value(const char *command, int argc, char **argv, int *i, const char *name,
+                  const char **value);
+
+/* Parses a whole decimal integer in [min, max]. Returns 0 and sets *out,
+ * or -1 when `s` is not such a number. */
+int cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Steps the prepared statement `stmt` to the end and prints its rows as an
+ * aligned table (see cli_print_query). Returns an SQLite result code; the
+ * statement is left for the caller to finalize. */
+int cli_print_stmt(FILE *out, sqlite3_stmt *stmt, const char *indent);
 
 /*
  * Runs `sql` on `db` and prints the rows as an aligned table to `out`, each
@@ -61,5 +98,58 @@ char *cli_format_value(sqlite3_stmt *stmt, int col);
 /* Returns `n` bytes as lowercase hex in a sqlite3_malloc'ed string (the
  * caller sqlite3_free's it), NULL when out of memory. */
 char *cli_hex(const unsigned char *p, int n);
+
+/* Returns `n` bytes as standard base64 (with padding) in a malloc'ed
+ * string the caller frees, NULL when out of memory. */
+char *cli_base64(const unsigned char *p, size_t n);
+
+/* ------------------------------------------------------------ open.c */
+
+/* What a command asks of cli_db_open. Zero it, then fill what applies. */
+typedef struct cli_db_options {
+  const char *path;        /* --db FILE (required) */
+  const char *schema_dir;  /* --schema DIR; NULL = the one `init` stored */
+  const char *app_folder;  /* --app-folder NAME (init only); NULL = stored or default */
+  int init;                /* 1 for `init`: the file may be new or plain SQLite */
+  bl_mismatch mismatch;    /* passed to bl_open */
+  int snapshot_threshold;  /* passed to bl_open (0 = default) */
+  int snapshot_grace;      /* passed to bl_open (0 = default) */
+} cli_db_options;
+
+/* An open database and what it was opened with. */
+typedef struct cli_db {
+  bl_db *db;
+  bl_schema *schema;
+  char *schema_dir; /* absolute path, malloc'ed */
+  char *app_folder; /* malloc'ed */
+} cli_db;
+
+/*
+ * Matches the options every database command takes, --db FILE and
+ * --schema DIR, at argv[*i], filling `opt`. Same returns as cli_opt_value.
+ */
+int cli_db_option(const char *command, int argc, char **argv, int *i, cli_db_options *opt);
+
+/*
+ * Opens the database of `opt` for `command`. Except for `init`, first reads
+ * the schema dir and app folder that `init` stored in _sync_meta (through a
+ * read-only connection, so nothing is created by mistake), then builds the
+ * schema and calls bl_open, which migrates when the dir has gained files.
+ * Afterwards the keys are (re)written when they changed. Returns
+ * CLI_EXIT_OK with `out` filled (close it with cli_db_close), or an exit
+ * code after printing the reason on stderr.
+ */
+int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out);
+
+/* Closes what cli_db_open opened; a zeroed cli_db is fine. */
+void cli_db_close(cli_db *d);
+
+/*
+ * Opens the remote `url` with bl_remote_open. A relative path naming an
+ * existing folder is made absolute first: the library wants absolute
+ * paths, and at a shell prompt `--remote ./cloud` is natural. Returns 0, or
+ * -1 after printing the library's message for `command`.
+ */
+int cli_remote_open(const char *command, const char *url, bl_remote **out);
 
 #endif /* BL_CLI_H */

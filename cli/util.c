@@ -1,7 +1,8 @@
 /*
  * util.c — helpers shared by the commands of the backless tool: option
- * checks, error messages and printing query results as a table.
+ * parsing, error messages, printing query results as a table, base64.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,64 @@ void cli_error(const char *command, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s %s: ", cli_progname, command);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see '%s %s --help')\n", cli_progname, command);
+  return CLI_EXIT_USAGE;
+}
+
+int cli_opt_value(const char *command, int argc, char **argv, int *i, const char *name,
+                  const char **value) {
+  const char *arg = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(arg, name, n) != 0) return 0;
+  if (arg[n] == '=') {
+    *value = arg + n + 1;
+    return 1;
+  }
+  if (arg[n] != '\0') return 0;
+  if (*i + 1 >= argc) {
+    cli_usage_error(command, "option %s needs a value", name);
+    return -1;
+  }
+  *value = argv[++*i];
+  return 1;
+}
+
+int cli_parse_int(const char *s, long long min, long long max, long long *out) {
+  char *end = NULL;
+  if (!s || !*s) return -1;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+char *cli_base64(const unsigned char *p, size_t n) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t len = (n + 2) / 3 * 4;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned long v = (unsigned long)p[i] << 16;
+    if (i + 1 < n) v |= (unsigned long)p[i + 1] << 8;
+    if (i + 2 < n) v |= p[i + 2];
+    s[o++] = alphabet[(v >> 18) & 63];
+    s[o++] = alphabet[(v >> 12) & 63];
+    s[o++] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+    s[o++] = i + 2 < n ? alphabet[v & 63] : '=';
+  }
+  s[o] = '\0';
+  return s;
 }
 
 char *cli_hex(const unsigned char *p, int n) {
@@ -80,12 +139,19 @@ static int util_width(const char *s) {
 
 int cli_print_query(FILE *out, sqlite3 *db, const char *sql, const char *indent) {
   sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+  if (rc == SQLITE_OK) rc = cli_print_stmt(out, stmt, indent);
+  sqlite3_finalize(stmt);
+  return rc;
+}
+
+int cli_print_stmt(FILE *out, sqlite3_stmt *stmt, const char *indent) {
   char **cells = NULL; /* row-major, ncol per row; row 0 holds the names */
   int *width = NULL;
   size_t nrow = 0, cap = 0;
   int ncol = 0;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-  if (rc != SQLITE_OK) goto done;
+  int rc = SQLITE_OK;
+  if (!stmt) return SQLITE_OK; /* an empty statement (a comment, ";") */
   ncol = sqlite3_column_count(stmt);
   if (ncol == 0) { /* not a query: run it, print nothing */
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -93,11 +159,13 @@ int cli_print_query(FILE *out, sqlite3 *db, const char *sql, const char *indent)
     rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     goto done;
   }
-  width = sqlite3_malloc64(sizeof *width * (size_t)(ncol > 0 ? ncol : 1));
+  width = sqlite3_malloc64(sizeof *width * (size_t)ncol);
   if (!width) {
     rc = SQLITE_NOMEM;
     goto done;
   }
+  /* Everything is collected first: the widths depend on every row, and an
+   * error half-way prints nothing. */
   for (;;) {
     int step = nrow == 0 ? SQLITE_ROW : sqlite3_step(stmt);
     if (step == SQLITE_DONE) break;
@@ -159,6 +227,5 @@ done:
     for (size_t i = 0; i < cap * (size_t)ncol; i++) sqlite3_free(cells[i]);
   sqlite3_free(cells);
   sqlite3_free(width);
-  sqlite3_finalize(stmt);
   return rc;
 }

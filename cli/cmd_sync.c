@@ -1,0 +1,219 @@
+/*
+ * cmd_sync.c — `backless sync`: pull the other devices' changesets from a
+ * remote and push this device's new changes, then print the result (the
+ * seed's SyncResult) as text or JSON.
+ *
+ * Divided into: printing the result, the command.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+static const char sync_usage[] =
+    "usage: backless sync --db FILE --remote URL [--json] [--pull-only | --push-only]\n"
+    "                     [--snapshot-threshold N] [--snapshot-grace N]\n"
+    "                     [--on-mismatch abort|skip|drop|compatible] [--schema DIR]\n"
+    "\n"
+    "Pulls what the other devices pushed to the remote since the last sync and\n"
+    "merges it (CRDT: last writer wins per column), then pushes this device's\n"
+    "new changes as one changeset file. Every N pushes a snapshot is written,\n"
+    "and the changesets it covers are deleted a grace of pushes later.\n"
+    "\n"
+    "URL: a local folder, '/path' or 'file:///path' (it must exist; a folder\n"
+    "kept in sync by Dropbox, Syncthing, Nextcloud or a network share works);\n"
+    "a relative path to an existing folder is made absolute.\n"
+    "\n"
+    "Options:\n"
+    "  --db FILE                a database made by 'backless init'\n"
+    "  --remote URL             where the app folder lives\n"
+    "  --json                   print the result as a JSON object\n"
+    "  --pull-only              only pull\n"
+    "  --push-only              only push\n"
+    "  --snapshot-threshold N   write a snapshot every N pushes (default 100)\n"
+    "  --snapshot-grace N       delete covered changesets N pushes after their\n"
+    "                           snapshot (default 200)\n"
+    "  --on-mismatch WHAT       a changeset written by a newer schema version:\n"
+    "                           abort the sync (default), skip that device until\n"
+    "                           the next sync, drop such changesets, or apply the\n"
+    "                           compatible part (columns and tables known here)\n"
+    "  --schema DIR             use (and remember) this schema folder\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "Prints 'pulled N changes (F files), pushed N changes (F files)', then one\n"
+    "line per warning or error. Exit status: 0, or 1 when the result holds\n"
+    "errors (the devices without errors were still synced).\n";
+
+/* ------------------------------------------------------------ the result */
+
+static void sync_print_issues(const char *kind, const bl_sync_issue *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    printf("%s [%s]", kind, bl_sync_code_name(v[i].code));
+    if (v[i].device) printf(" device %s", v[i].device);
+    printf(": %s\n", v[i].message ? v[i].message : "");
+  }
+}
+
+static json_t *sync_json_issues(const bl_sync_issue *v, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++) {
+    json_t *o = json_pack("{s:o,s:s,s:s}", "device",
+                          v[i].device ? json_string(v[i].device) : json_null(), "code",
+                          bl_sync_code_name(v[i].code), "message",
+                          v[i].message ? v[i].message : "");
+    if (!o || json_array_append_new(a, o) != 0) {
+      json_decref(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+/* Prints `r` to stdout. Returns 0, or -1 when out of memory. */
+static int sync_print(const bl_sync_result *r, int json) {
+  if (!json) {
+    printf("pulled %lld change%s (%lld file%s), pushed %lld change%s (%lld file%s)\n",
+           (long long)r->pulled, r->pulled == 1 ? "" : "s", (long long)r->files_pulled,
+           r->files_pulled == 1 ? "" : "s", (long long)r->pushed, r->pushed == 1 ? "" : "s",
+           (long long)r->files_pushed, r->files_pushed == 1 ? "" : "s");
+    if (r->media_uploaded || r->media_deleted)
+      printf("media: %lld uploaded, %lld deleted\n", (long long)r->media_uploaded,
+             (long long)r->media_deleted);
+    sync_print_issues("warning", r->warnings, r->warnings_count);
+    sync_print_issues("error", r->errors, r->errors_count);
+    return 0;
+  }
+  json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled,
+                        "pushed", (json_int_t)r->pushed, "files_pulled",
+                        (json_int_t)r->files_pulled, "files_pushed", (json_int_t)r->files_pushed,
+                        "media_uploaded", (json_int_t)r->media_uploaded, "media_deleted",
+                        (json_int_t)r->media_deleted, "warnings",
+                        sync_json_issues(r->warnings, r->warnings_count), "errors",
+                        sync_json_issues(r->errors, r->errors_count));
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (!text) return -1;
+  printf("%s\n", text);
+  free(text);
+  return 0;
+}
+
+/* ------------------------------------------------------------ the command */
+
+static const struct {
+  const char *name;
+  bl_mismatch value;
+} sync_mismatch_names[] = {
+    {"abort", BL_MISMATCH_ABORT},
+    {"skip", BL_MISMATCH_SKIP_DEVICE_UNTIL_NEXT_SYNC},
+    {"drop", BL_MISMATCH_DROP_CHANGESETS},
+    {"compatible", BL_MISMATCH_APPLY_COMPATIBLE},
+};
+
+static int sync_run(int argc, char **argv) {
+  cli_db_options opt = {0};
+  cli_db d = {0};
+  bl_remote *remote = NULL;
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  const char *url = NULL, *threshold = NULL, *grace = NULL, *mismatch = NULL;
+  int json = 0, pull_only = 0, push_only = 0, rc;
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0) {
+      json = 1;
+      continue;
+    }
+    if (strcmp(argv[i], "--pull-only") == 0) {
+      pull_only = 1;
+      continue;
+    }
+    if (strcmp(argv[i], "--push-only") == 0) {
+      push_only = 1;
+      continue;
+    }
+    int m = cli_db_option("sync", argc, argv, &i, &opt);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--remote", &url);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-threshold", &threshold);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-grace", &grace);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--on-mismatch", &mismatch);
+    if (m < 0) return CLI_EXIT_USAGE;
+    if (m == 0)
+      return cli_usage_error("sync", "%s '%s'", argv[i][0] == '-' ? "unknown option" : "unexpected argument",
+                             argv[i]);
+  }
+  if (!opt.path) return cli_usage_error("sync", "--db FILE is required");
+  if (!url) return cli_usage_error("sync", "--remote URL is required");
+  if (pull_only && push_only)
+    return cli_usage_error("sync", "--pull-only and --push-only exclude each other");
+  long long v;
+  if (threshold) {
+    if (cli_parse_int(threshold, 1, INT_MAX, &v) != 0)
+      return cli_usage_error("sync", "--snapshot-threshold wants a number >= 1, not '%s'", threshold);
+    opt.snapshot_threshold = (int)v;
+  }
+  if (grace) {
+    if (cli_parse_int(grace, 1, INT_MAX, &v) != 0)
+      return cli_usage_error("sync", "--snapshot-grace wants a number >= 1, not '%s'", grace);
+    opt.snapshot_grace = (int)v;
+  }
+  if (mismatch) {
+    size_t k, n = sizeof sync_mismatch_names / sizeof sync_mismatch_names[0];
+    for (k = 0; k < n && strcmp(sync_mismatch_names[k].name, mismatch) != 0; k++) {
+    }
+    if (k == n)
+      return cli_usage_error("sync", "--on-mismatch wants abort, skip, drop or compatible, not '%s'",
+                             mismatch);
+    opt.mismatch = sync_mismatch_names[k].value;
+  }
+
+  rc = cli_db_open("sync", &opt, &d);
+  if (rc != CLI_EXIT_OK) return rc;
+  rc = CLI_EXIT_FAIL;
+  if (cli_remote_open("sync", url, &remote) != 0) goto done;
+
+  /* The library reports no progress; a line on a terminal says what we are
+   * waiting for, and is erased once the result is in. */
+  int tty = isatty(STDERR_FILENO);
+  if (tty) {
+    fprintf(stderr, "%s %s ...", pull_only ? "pulling from" : push_only ? "pushing to" : "syncing with",
+            url);
+    fflush(stderr);
+  }
+  int src = pull_only   ? bl_pull(d.db, remote, &res)
+            : push_only ? bl_push(d.db, remote, &res)
+                        : bl_sync(d.db, remote, &res);
+  if (tty) fputs("\r\033[K", stderr);
+
+  if (sync_print(&res, json) != 0) {
+    cli_error("sync", "out of memory");
+    goto done;
+  }
+  if (res.errors_count > 0) {
+    cli_error("sync", "%zu error%s (see above); the other devices were synced", res.errors_count,
+              res.errors_count == 1 ? "" : "s");
+    goto done;
+  }
+  if (src != BL_OK) {
+    cli_error("sync", "%s", bl_errmsg(d.db));
+    goto done;
+  }
+  rc = CLI_EXIT_OK;
+
+done:
+  bl_sync_result_free(&res);
+  bl_remote_free(remote);
+  cli_db_close(&d);
+  return rc;
+}
+
+const cli_command cli_cmd_sync = {
+    .name = "sync",
+    .summary = "pull the other devices' changes from a remote, push ours",
+    .usage = sync_usage,
+    .run = sync_run,
+};
