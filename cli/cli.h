@@ -107,13 +107,13 @@ char *cli_base64(const unsigned char *p, size_t n);
 
 /* What a command asks of cli_db_open. Zero it, then fill what applies. */
 typedef struct cli_db_options {
-  const char *path;        /* --db FILE (required) */
-  const char *schema_dir;  /* --schema DIR; NULL = the one `init` stored */
-  const char *app_folder;  /* --app-folder NAME (init only); NULL = stored or default */
-  int init;                /* 1 for `init`: the file may be new or plain SQLite */
-  bl_mismatch mismatch;    /* passed to bl_open */
-  int snapshot_threshold;  /* passed to bl_open (0 = default) */
-  int snapshot_grace;      /* passed to bl_open (0 = default) */
+  const char *path;       /* --db FILE (required) */
+  const char *schema_dir; /* --schema DIR; NULL = the one `init` stored */
+  const char *app_folder; /* --app-folder NAME (init only); NULL = stored or default */
+  int init;               /* 1 for `init`: the file may be new or plain SQLite */
+  bl_mismatch mismatch;   /* passed to bl_open */
+  int snapshot_threshold; /* passed to bl_open (0 = default) */
+  int snapshot_grace;     /* passed to bl_open (0 = default) */
 } cli_db_options;
 
 /* An open database and what it was opened with. */

@@ -300,10 +300,12 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   int rc = -1;
 
-  demo_say("\nStep 1. A adds three todos and syncs: its changes go to its folder in the\n"
-           "        cloud, cloud/TodoDemo/changesets/device-<A's id>/cs-00001.json.\n");
-  if (demo_exec(a, "INSERT INTO todos (id, title) VALUES ('t1', 'Buy milk'), "
-                   "('t2', 'Call mom'), ('t3', 'Fix bike')") != 0 ||
+  demo_say(
+      "\nStep 1. A adds three todos and syncs: its changes go to its folder in the\n"
+      "        cloud, cloud/TodoDemo/changesets/device-<A's id>/cs-00001.json.\n");
+  if (demo_exec(a,
+                "INSERT INTO todos (id, title) VALUES ('t1', 'Buy milk'), "
+                "('t2', 'Call mom'), ('t3', 'Fix bike')") != 0 ||
       demo_sync(a, cloud, &res) != 0)
     goto done;
   demo_expect_count("pushed", res.pushed, 1, 1, "A pushed its changes.");
@@ -332,9 +334,10 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
     goto done;
   demo_expect(a, "SELECT count(*) FROM todos WHERE id = 't2'", "0", "t2 is gone on A too.");
 
-  demo_say("\nStep 5. Both edit the title of t3: A twice, B once. Each edit of a cell\n"
-           "        raises its col_version; the higher col_version wins, whatever the\n"
-           "        order in which the devices sync.\n");
+  demo_say(
+      "\nStep 5. Both edit the title of t3: A twice, B once. Each edit of a cell\n"
+      "        raises its col_version; the higher col_version wins, whatever the\n"
+      "        order in which the devices sync.\n");
   if (demo_exec(a, "UPDATE todos SET title = 'Fix the bike' WHERE id = 't3'") != 0 ||
       demo_exec(a, "UPDATE todos SET title = 'Fix bike brakes' WHERE id = 't3'") != 0 ||
       demo_exec(b, "UPDATE todos SET title = 'Repair bike' WHERE id = 't3'") != 0)
@@ -351,15 +354,17 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
   demo_expect(b, "SELECT title FROM todos WHERE id = 't3'", "Fix bike brakes",
               "B takes A's title.");
 
-  demo_say("\nStep 6. A signs out: bl_clear_all_data deletes its todos, their clocks,\n"
-           "        its cursors and account (device id and schema version stay).\n");
+  demo_say(
+      "\nStep 6. A signs out: bl_clear_all_data deletes its todos, their clocks,\n"
+      "        its cursors and account (device id and schema version stay).\n");
   if (bl_clear_all_data(a->db) != BL_OK) {
     cli_error("demo", "device A: clear: %s", bl_errmsg(a->db));
     goto done;
   }
   demo_expect(a, "SELECT count(*) FROM todos", "0", "A's todo list is empty.");
-  demo_say("        A signs in again and syncs: its own cursor is 0, so it pulls its own\n"
-           "        folder too, and knows that what it restored is already in the cloud.\n");
+  demo_say(
+      "        A signs in again and syncs: its own cursor is 0, so it pulls its own\n"
+      "        folder too, and knows that what it restored is already in the cloud.\n");
   if (demo_sync(a, cloud, &res) != 0) goto done;
   demo_expect_count("pulled", res.pulled, 1, 1, "A pulled everything back.");
   demo_expect_count("pushed", res.pushed, 0, 0, "A pushed nothing (pushed = 0).");
@@ -412,13 +417,15 @@ static int demo_run(int argc, char **argv) {
   if (!setup) goto done;
 
   demo_say("backless demo: two devices, one todo list, a cloud folder, no server.\n\n");
-  demo_say("In %s:\n"
-           "  schema/1.sql   the schema both devices open their database with:\n",
-           root);
+  demo_say(
+      "In %s:\n"
+      "  schema/1.sql   the schema both devices open their database with:\n",
+      root);
   for (const char *p = demo_schema_sql, *nl; (nl = strchr(p, '\n')); p = nl + 1)
     demo_say("                   %.*s\n", (int)(nl - p), p);
-  demo_say("  a.db, b.db     the databases of device A and device B\n"
-           "  cloud/         the shared folder they sync through\n");
+  demo_say(
+      "  a.db, b.db     the databases of device A and device B\n"
+      "  cloud/         the shared folder they sync through\n");
 
   if (bl_schema_from_dir(&schema, schema_dir) != BL_OK) {
     cli_error("demo", "%s", bl_errmsg(NULL));

@@ -133,7 +133,7 @@ typedef struct exec_state {
   json_t *results; /* --json: one array per row-returning statement */
   FILE *tables;    /* otherwise: the printed tables, shown after COMMIT */
   int ntables;
-  int refused;     /* the authorizer refused a transaction statement */
+  int refused; /* the authorizer refused a transaction statement */
 } exec_state;
 
 static int exec_authorize(void *payload, int action, const char *a, const char *b, const char *c,

@@ -28,7 +28,8 @@ static const char status_usage[] =
     "\n"
     "With --remote, also lists the device folders of the remote with the\n"
     "latest sequence each holds next to our cursor: what the next sync will\n"
-    "pull. Nothing is changed locally or remotely.\n"
+    "pull. status only reads (opening the database still migrates it when the\n"
+    "schema folder has gained N.sql files, as every command does).\n"
     "\n"
     "Options:\n"
     "  --db FILE     a database made by 'backless init'\n"
@@ -90,8 +91,8 @@ static json_t *status_cursors(sqlite3 *db) {
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *at = (const char *)sqlite3_column_text(st, 2);
     json_t *o = json_pack("{s:s,s:I,s:o}", "device", (const char *)sqlite3_column_text(st, 0),
-                          "last_sequence", (json_int_t)sqlite3_column_int64(st, 1),
-                          "last_sync_at", at ? json_string(at) : json_null());
+                          "last_sequence", (json_int_t)sqlite3_column_int64(st, 1), "last_sync_at",
+                          at ? json_string(at) : json_null());
     rc = o && json_array_append_new(a, o) == 0 ? SQLITE_OK : SQLITE_NOMEM;
   }
   sqlite3_finalize(st);
@@ -133,18 +134,21 @@ static json_t *status_gather(cli_db *d, const char *path) {
     bad |= status_set(o, "schema_dir", json_string(d->schema_dir), db, &err);
     bad |= status_set(o, "app_folder", json_string(d->app_folder), db, &err);
     bad |= status_set(o, "synced_tables", json_incref(tables), db, &err);
-    bad |= status_set(o, "db_version", status_value(db, "SELECT crsql_db_version()", NULL), db, &err);
-    bad |= status_set(o, "last_push_db_version", status_meta_int(db, "last_push_db_version"), db, &err);
+    bad |=
+        status_set(o, "db_version", status_value(db, "SELECT crsql_db_version()", NULL), db, &err);
+    bad |= status_set(o, "last_push_db_version", status_meta_int(db, "last_push_db_version"), db,
+                      &err);
     bad |= status_set(o, "pending_changes",
                       status_value(db,
                                    "SELECT count(*) FROM crsql_changes"
                                    " WHERE site_id = crsql_site_id() AND db_version > ?1",
-                                   json_object_get(o, "last_push_db_version")), db, &err);
+                                   json_object_get(o, "last_push_db_version")),
+                      db, &err);
     bad |= status_set(o, "cursors", status_cursors(db), db, &err);
     int arc = bl_get_active_account(d->db, &provider, &email);
     if (arc == BL_OK)
-      bad |= status_set(o, "account",
-                        json_pack("{s:s,s:s}", "provider", provider, "email", email), db, &err);
+      bad |= status_set(o, "account", json_pack("{s:s,s:s}", "provider", provider, "email", email),
+                        db, &err);
     else if (arc == BL_ENOTFOUND)
       bad |= status_set(o, "account", json_null(), db, &err);
     else if (!bad) {
@@ -222,11 +226,13 @@ static json_t *status_device(bl_remote *r, const char *folder, const char *name,
   long long cursor = status_cursor_of(status, uuid);
   /* Our own folder is only pulled back after clear (own cursor 0); for it
    * the cursor is the last sequence we pushed. */
-  long long to_pull = this_device ? (cursor == 0 ? latest : 0) : latest > cursor ? latest - cursor : 0;
+  long long to_pull = this_device       ? (cursor == 0 ? latest : 0)
+                      : latest > cursor ? latest - cursor
+                                        : 0;
   return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I}", "device", uuid, "this_device", this_device,
                    "files", (json_int_t)files, "latest_sequence", (json_int_t)latest,
-                   "latest_snapshot", (json_int_t)snapshot, "cursor", (json_int_t)cursor,
-                   "to_pull", (json_int_t)to_pull);
+                   "latest_snapshot", (json_int_t)snapshot, "cursor", (json_int_t)cursor, "to_pull",
+                   (json_int_t)to_pull);
 }
 
 static int status_cmp_device(const void *a, const void *b) {
@@ -242,9 +248,8 @@ static int status_remote(json_t *status, const char *url, bl_remote *r) {
   char *folder =
       sqlite3_mprintf("%s/changesets", json_string_value(json_object_get(status, "app_folder")));
   json_t *devices = json_array();
-  json_t *remote = folder ? json_pack("{s:s,s:s,s:O}", "url", url, "folder", folder, "devices",
-                                      devices)
-                          : NULL;
+  json_t *remote =
+      folder ? json_pack("{s:s,s:s,s:O}", "url", url, "folder", folder, "devices", devices) : NULL;
   if (!remote || json_object_set_new(status, "remote", remote) != 0) goto oom;
   int rc = bl_remote_list(r, folder, &e, &n);
   if (rc == BL_ENOTFOUND) goto ok; /* nobody has pushed yet */
@@ -318,10 +323,10 @@ static void status_print_text(const json_t *s) {
     printf("cursors          last changeset applied from each device:\n");
     json_array_foreach(cursors, i, v) {
       int mine = strcmp(status_str(v, "device"), self) == 0;
-      printf("  %s  %6lld  %s%s\n", status_str(v, "device"), status_int(v, "last_sequence"),
-             json_is_string(json_object_get(v, "last_sync_at")) ? status_str(v, "last_sync_at")
-                                                                 : "-",
-             mine ? "  (this device: last pushed)" : "");
+      printf(
+          "  %s  %6lld  %s%s\n", status_str(v, "device"), status_int(v, "last_sequence"),
+          json_is_string(json_object_get(v, "last_sync_at")) ? status_str(v, "last_sync_at") : "-",
+          mine ? "  (this device: last pushed)" : "");
     }
   }
 
@@ -383,7 +388,8 @@ static int status_run(int argc, char **argv) {
   rc = CLI_EXIT_FAIL;
   status = status_gather(&d, opt.path);
   if (!status) goto done;
-  if (url && (cli_remote_open("status", url, &remote) != 0 || status_remote(status, url, remote) != 0))
+  if (url &&
+      (cli_remote_open("status", url, &remote) != 0 || status_remote(status, url, remote) != 0))
     goto done;
   if (json) {
     char *text = json_dumps(status, JSON_INDENT(2));

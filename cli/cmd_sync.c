@@ -62,10 +62,9 @@ static void sync_print_issues(const char *kind, const bl_sync_issue *v, size_t n
 static json_t *sync_json_issues(const bl_sync_issue *v, size_t n) {
   json_t *a = json_array();
   for (size_t i = 0; a && i < n; i++) {
-    json_t *o = json_pack("{s:o,s:s,s:s}", "device",
-                          v[i].device ? json_string(v[i].device) : json_null(), "code",
-                          bl_sync_code_name(v[i].code), "message",
-                          v[i].message ? v[i].message : "");
+    json_t *o = json_pack(
+        "{s:o,s:s,s:s}", "device", v[i].device ? json_string(v[i].device) : json_null(), "code",
+        bl_sync_code_name(v[i].code), "message", v[i].message ? v[i].message : "");
     if (!o || json_array_append_new(a, o) != 0) {
       json_decref(a);
       return NULL;
@@ -88,13 +87,12 @@ static int sync_print(const bl_sync_result *r, int json) {
     sync_print_issues("error", r->errors, r->errors_count);
     return 0;
   }
-  json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled,
-                        "pushed", (json_int_t)r->pushed, "files_pulled",
-                        (json_int_t)r->files_pulled, "files_pushed", (json_int_t)r->files_pushed,
-                        "media_uploaded", (json_int_t)r->media_uploaded, "media_deleted",
-                        (json_int_t)r->media_deleted, "warnings",
-                        sync_json_issues(r->warnings, r->warnings_count), "errors",
-                        sync_json_issues(r->errors, r->errors_count));
+  json_t *o = json_pack(
+      "{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled, "pushed",
+      (json_int_t)r->pushed, "files_pulled", (json_int_t)r->files_pulled, "files_pushed",
+      (json_int_t)r->files_pushed, "media_uploaded", (json_int_t)r->media_uploaded, "media_deleted",
+      (json_int_t)r->media_deleted, "warnings", sync_json_issues(r->warnings, r->warnings_count),
+      "errors", sync_json_issues(r->errors, r->errors_count));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (!text) return -1;
@@ -143,8 +141,8 @@ static int sync_run(int argc, char **argv) {
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--on-mismatch", &mismatch);
     if (m < 0) return CLI_EXIT_USAGE;
     if (m == 0)
-      return cli_usage_error("sync", "%s '%s'", argv[i][0] == '-' ? "unknown option" : "unexpected argument",
-                             argv[i]);
+      return cli_usage_error("sync", "%s '%s'",
+                             argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
   }
   if (!opt.path) return cli_usage_error("sync", "--db FILE is required");
   if (!url) return cli_usage_error("sync", "--remote URL is required");
@@ -153,7 +151,8 @@ static int sync_run(int argc, char **argv) {
   long long v;
   if (threshold) {
     if (cli_parse_int(threshold, 1, INT_MAX, &v) != 0)
-      return cli_usage_error("sync", "--snapshot-threshold wants a number >= 1, not '%s'", threshold);
+      return cli_usage_error("sync", "--snapshot-threshold wants a number >= 1, not '%s'",
+                             threshold);
     opt.snapshot_threshold = (int)v;
   }
   if (grace) {
@@ -166,8 +165,8 @@ static int sync_run(int argc, char **argv) {
     for (k = 0; k < n && strcmp(sync_mismatch_names[k].name, mismatch) != 0; k++) {
     }
     if (k == n)
-      return cli_usage_error("sync", "--on-mismatch wants abort, skip, drop or compatible, not '%s'",
-                             mismatch);
+      return cli_usage_error(
+          "sync", "--on-mismatch wants abort, skip, drop or compatible, not '%s'", mismatch);
     opt.mismatch = sync_mismatch_names[k].value;
   }
 
@@ -180,7 +179,10 @@ static int sync_run(int argc, char **argv) {
    * waiting for, and is erased once the result is in. */
   int tty = isatty(STDERR_FILENO);
   if (tty) {
-    fprintf(stderr, "%s %s ...", pull_only ? "pulling from" : push_only ? "pushing to" : "syncing with",
+    fprintf(stderr, "%s %s ...",
+            pull_only   ? "pulling from"
+            : push_only ? "pushing to"
+                        : "syncing with",
             url);
     fflush(stderr);
   }

@@ -79,8 +79,7 @@ int main(int argc, char **argv) {
     return CLI_EXIT_OK;
   }
   if (arg[0] == '-') {
-    fprintf(stderr, "%s: unknown option '%s' (see '%s --help')\n", cli_progname, arg,
-            cli_progname);
+    fprintf(stderr, "%s: unknown option '%s' (see '%s --help')\n", cli_progname, arg, cli_progname);
     return CLI_EXIT_USAGE;
   }
   const cli_command *cmd = main_find(arg);

@@ -94,8 +94,8 @@ static open_probe_result open_probe(const char *path, char **schema_dir, char **
   } else if (db && (rc & 0xff) == SQLITE_ERROR && strstr(sqlite3_errmsg(db), "no such table")) {
     res = PROBE_MISSING;
   } else {
-    char *m = sqlite3_mprintf("cannot read '%s': %s", path,
-                              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    char *m =
+        sqlite3_mprintf("cannot read '%s': %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     *err = m ? open_strdup(m) : NULL;
     sqlite3_free(m);
     res = PROBE_ERROR;
@@ -162,8 +162,7 @@ int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out) {
   char *stored_dir = NULL, *stored_app = NULL, *err = NULL;
   int rc = CLI_EXIT_FAIL;
   memset(out, 0, sizeof *out);
-  if (!opt->path || !*opt->path)
-    return cli_usage_error(command, "--db FILE is required");
+  if (!opt->path || !*opt->path) return cli_usage_error(command, "--db FILE is required");
 
   open_probe_result probe = open_probe(opt->path, &stored_dir, &stored_app, &err);
   if (probe == PROBE_ERROR) {

@@ -68,8 +68,7 @@ int cli_parse_int(const char *s, long long min, long long max, long long *out) {
 }
 
 char *cli_base64(const unsigned char *p, size_t n) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t len = (n + 2) / 3 * 4;
   char *s = malloc(len + 1);
   if (!s) return NULL;
