@@ -42,6 +42,9 @@ ok sync --db a.db --remote "$work/cloud"
 [[ -d cloud/Backless/changesets/device-$dev_a ]] || fail "no device folder in the cloud"
 
 step "status after the sync: nothing pending"
+ok status --db a.db
+has "pending changes  0 local changes not pushed yet"
+has "(this device: last pushed)"
 ok status --db a.db --json
 json 'd["pending_changes"] == 0 and d["last_push_db_version"] == d["db_version"]'
 json 'd["cursors"][0]["device"] == "'"$dev_a"'" and d["cursors"][0]["last_sequence"] == 1'
