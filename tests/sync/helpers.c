@@ -218,3 +218,148 @@ int th_has_error(const bl_sync_result *r, int code) {
     if (r->errors[i].code == code) return 1;
   return 0;
 }
+
+/* ------------------------------------------------------------------------
+ * Added for the scenario, random, fault, crash and concurrency tests.
+ */
+
+int64_t th_cursor(bl_db *db, const char *device) {
+  char *sql = sqlite3_mprintf("SELECT last_sequence FROM _sync_cursors WHERE device_id = %Q", device);
+  int64_t v = th_int(db, sql);
+  sqlite3_free(sql);
+  return v;
+}
+
+static int th_cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int th_cloud_seqs(const char *dir, const char *device, const char *prefix, int64_t *out, int max) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/cloud/Backless/changesets/device-%s", dir, device);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  int n = 0;
+  size_t plen = strlen(prefix);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *name = e->d_name;
+    if (strncmp(name, prefix, plen) != 0) continue;
+    const char *p = name + plen;
+    const char *dot = strstr(p, ".json");
+    if (!dot || dot[5] != '\0' || dot == p) continue;
+    int64_t v = 0;
+    int ok = 1;
+    for (const char *q = p; q < dot; q++) {
+      if (*q < '0' || *q > '9') ok = 0;
+      else v = v * 10 + (*q - '0');
+    }
+    if (!ok) continue;
+    if (n < max) out[n] = v;
+    n++;
+  }
+  closedir(d);
+  qsort(out, (size_t)(n < max ? n : max), sizeof *out, th_cmp_i64);
+  return n;
+}
+
+int th_cs_contiguous(const char *dir, const char *device, int64_t *lo, int64_t *hi) {
+  enum { MAX = 100000 };
+  int64_t *seqs = malloc(MAX * sizeof *seqs);
+  if (!seqs) exit(2);
+  int n = th_cloud_seqs(dir, device, "cs-", seqs, MAX);
+  int ok = n <= MAX;
+  for (int i = 1; ok && i < n; i++) ok = seqs[i] == seqs[i - 1] + 1;
+  if (lo) *lo = n ? seqs[0] : 0;
+  if (hi) *hi = n ? seqs[(n < MAX ? n : MAX) - 1] : 0;
+  free(seqs);
+  return ok;
+}
+
+int th_copytree(const char *src, const char *dst) {
+  struct stat st;
+  if (lstat(src, &st) != 0) return -1;
+  if (S_ISDIR(st.st_mode)) {
+    if (mkdir(dst, 0755) != 0) return -1;
+    DIR *d = opendir(src);
+    if (!d) return -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char *s = NULL, *t = NULL;
+      if (asprintf(&s, "%s/%s", src, e->d_name) < 0 || asprintf(&t, "%s/%s", dst, e->d_name) < 0) exit(2);
+      rc = th_copytree(s, t);
+      free(s);
+      free(t);
+    }
+    closedir(d);
+    return rc;
+  }
+  if (!S_ISREG(st.st_mode)) return 0;
+  FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+  int rc = in && out ? 0 : -1;
+  char buf[65536];
+  size_t got;
+  while (rc == 0 && (got = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, got, out) != got) rc = -1;
+  if (in) fclose(in);
+  if (out && fclose(out) != 0) rc = -1;
+  return rc;
+}
+
+int th_sync_rounds(bl_db **dbs, int n, bl_remote *r, int rounds) {
+  int bad = 0;
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  for (int k = 0; k < rounds; k++) {
+    for (int i = 0; i < n; i++) {
+      int rc = th_sync(dbs[i], r, &res);
+      if (rc != BL_OK) {
+        fprintf(stderr, "  th_sync_rounds: device %d (%s) rc=%d: %s\n", i, bl_device_id(dbs[i]), rc,
+                bl_errmsg(dbs[i]));
+        bad++;
+      }
+    }
+  }
+  bl_sync_result_free(&res);
+  return bad;
+}
+
+/* Prints the first line where a and b differ. */
+static void th_print_diff(const char *what, const char *kind, int i, const char *a, const char *b) {
+  size_t k = 0;
+  while (a[k] && a[k] == b[k]) k++;
+  while (k > 0 && a[k - 1] != '\n') k--;
+  const char *ea = strchr(a + k, '\n'), *eb = strchr(b + k, '\n');
+  int la = (int)(ea ? (size_t)(ea - (a + k)) : strlen(a + k));
+  int lb = (int)(eb ? (size_t)(eb - (b + k)) : strlen(b + k));
+  fprintf(stderr, "  %s: %s of device 0 and device %d differ:\n    0: %.*s\n    %d: %.*s\n", what, kind, i, la, a + k, i, lb,
+          b + k);
+}
+
+char *th_dump_clock_canon(bl_db *db) {
+  return th_query_text(db,
+                       "SELECT \"table\" || ' ' || hex(pk) || ' ' || cid || ' ' || quote(val) || ' ' || col_version"
+                       " || ' ' || cl FROM crsql_changes WHERE NOT (cid = '-1' AND cl = 1) ORDER BY 1");
+}
+
+int th_converged(bl_db **dbs, int n, const char *what) {
+  int ok = 1;
+  char *d0 = th_dump(dbs[0]), *c0 = th_dump_clock_canon(dbs[0]);
+  for (int i = 1; i < n; i++) {
+    char *d = th_dump(dbs[i]), *c = th_dump_clock_canon(dbs[i]);
+    if (strcmp(d0, d) != 0) {
+      th_print_diff(what ? what : "", "rows", i, d0, d);
+      ok = 0;
+    } else if (strcmp(c0, c) != 0) {
+      th_print_diff(what ? what : "", "clocks", i, c0, c);
+      ok = 0;
+    }
+    free(d);
+    free(c);
+  }
+  free(d0);
+  free(c0);
+  return ok;
+}

@@ -62,4 +62,46 @@ const char *th_device_folder(const char *dir, bl_db *db);
 int th_has_warning(const bl_sync_result *r, int code);
 int th_has_error(const bl_sync_result *r, int code);
 
+/* ------------------------------------------------------------------------
+ * Added for the scenario, random, fault, crash and concurrency tests.
+ */
+
+/* Cursor of `db` for remote device `device` (0 when none). */
+int64_t th_cursor(bl_db *db, const char *device);
+
+/* Sequence numbers of the files named `prefix`NNNNN.json (prefix "cs-" or
+ * "snapshot-") in the cloud folder of device id `device` under
+ * "<dir>/cloud/Backless/changesets", sorted ascending, into out[0..max).
+ * Returns how many there are (possibly more than max). Temporary files and
+ * other names are ignored. */
+int th_cloud_seqs(const char *dir, const char *device, const char *prefix, int64_t *out, int max);
+
+/* 1 when the device's folder holds cs files with contiguous sequences
+ * (lo .. hi without a hole; an empty folder counts as contiguous). On
+ * return *lo / *hi (either may be NULL) are the lowest and highest, 0 when
+ * none. */
+int th_cs_contiguous(const char *dir, const char *device, int64_t *lo, int64_t *hi);
+
+/* Copies the tree `src` to `dst` (which must not exist): regular files,
+ * folders. Returns 0 on success. */
+int th_copytree(const char *src, const char *dst);
+
+/* Syncs dbs[0..n) in order, `rounds` times; returns the number of syncs that
+ * did not return BL_OK (each printed to stderr). */
+int th_sync_rounds(bl_db **dbs, int n, bl_remote *r, int rounds);
+
+/* The CRDT state as far as converged devices must agree on it (docs/CRDT.md
+ * section 6, "Properties"): every crsql_changes row's table, pk, cid, val,
+ * col_version and cl, sorted. Left out: site_id (two devices that delete
+ * one row, or write one value at one col_version, each keep their own
+ * entry, as in cr-sqlite) and '-1' entries of cl 1 (recorded or not
+ * depending on the order a row's changes were merged in). */
+char *th_dump_clock_canon(bl_db *db);
+
+/* 1 when every device of dbs[0..n) has the same th_dump and
+ * th_dump_clock_canon;
+ * otherwise prints the first difference (labelled with `what`) and
+ * returns 0. */
+int th_converged(bl_db **dbs, int n, const char *what);
+
 #endif
