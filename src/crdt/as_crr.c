@@ -41,7 +41,7 @@ static char *crr_clock_ddl(const bl_table *t, const char *clock_name) {
   } else {
     for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(s, "\"%w\", ", t->pks[i].name);
   }
-  sqlite3_str_appendall(s, "\"__crsql_dbv\" INTEGER NOT NULL");
+  sqlite3_str_appendall(s, "\"__crsql_dbv\" INTEGER NOT NULL, \"__crsql_dbvb\" INTEGER NOT NULL");
   for (int e = 0; e <= t->ncol; e++) {
     for (int k = 0; k < 4; k++) {
       char *name = bl__clock_col_name(t, e, k);
@@ -69,8 +69,8 @@ static int crr_create_clock(sqlite3 *db, const bl_table *t, char **err) {
   sqlite3_free(clock);
   if (rc == SQLITE_OK)
     rc = crr_exec(db,
-                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clk_dbv_idx\" ON "
-                                  "\"%w__crsql_clk\" (\"__crsql_dbv\")",
+                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clk_dbvb_idx\" ON "
+                                  "\"%w__crsql_clk\" (\"__crsql_dbvb\")",
                                   t->name, t->name),
                   err);
   return rc;
@@ -86,156 +86,30 @@ static int crr_drop_triggers(sqlite3 *db, const char *table, char **err) {
                   err);
 }
 
-/* " OR "-joined test that a column's value changed, type-aware and binary
- * (cr-sqlite compares values by type, then bytes, never by collation). */
-static void crr_changed_expr(sqlite3_str *s, const char *col) {
-  sqlite3_str_appendf(s, "(typeof(NEW.\"%w\") != typeof(OLD.\"%w\") OR NEW.\"%w\" IS NOT OLD.\"%w\" COLLATE BINARY)",
-                      col, col, col, col);
-}
-
-static char *crr_pk_changed(const bl_table *t) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  sqlite3_str_appendchar(s, 1, '(');
-  for (int i = 0; i < t->npk; i++) {
-    if (i) sqlite3_str_appendall(s, " OR ");
-    crr_changed_expr(s, t->pks[i].name);
-  }
-  sqlite3_str_appendchar(s, 1, ')');
-  return sqlite3_str_finish(s);
-}
-
-/* The local-write triggers. INSERT, DELETE and UPDATE without a primary key
- * change are tracked by one upsert of the clock row in plain SQL (no C
- * round trip per row); a primary-key change calls crsql_after_update.
- * The rules are those of local_writes.c, which documents them. */
+/* The local-write triggers: each calls one function of local_writes.c,
+ * which documents the rules (a small trigger program keeps the per-row
+ * frame SQLite allocates small). The functions do nothing while merging. */
 static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
-  const char *nd = "crsql_next_db_version()", *sq = "crsql_increment_and_get_seq()";
   char *pk_new = bl__ident_list(t->pks, t->npk, "NEW."), *pk_old = bl__ident_list(t->pks, t->npk, "OLD.");
   char *col_new = bl__ident_list(t->cols, t->ncol, "NEW."), *col_old = bl__ident_list(t->cols, t->ncol, "OLD.");
-  char *pks = bl__ident_list(t->pks, t->npk, NULL), *pk_changed = crr_pk_changed(t);
   int rc = SQLITE_NOMEM;
-  if (!pk_new || !pk_old || !col_new || !col_old || !pks || !pk_changed) goto done;
-
-  /* INSERT: fresh row -> every column version 1 (pk-only table: sentinel 1).
-   * Known row (re-insert, INSERT OR REPLACE) -> columns +1, sentinel to the
-   * next odd length with the first seq, columns after it. */
-  sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_itrig\" AFTER INSERT ON \"%w\" "
-                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"",
-                      t->name, t->name, t->name, pks);
-  bl__clock_entry_cols(s, t, NULL);
-  sqlite3_str_appendf(s, ") VALUES (%s, %s", pk_new, nd);
-  if (t->ncol == 0) sqlite3_str_appendf(s, ", 1, %s, 0, %s", nd, sq);
-  else sqlite3_str_appendall(s, ", NULL, NULL, NULL, NULL");
-  for (int i = 0; i < t->ncol; i++) sqlite3_str_appendf(s, ", 1, %s, 0, %s", nd, sq);
-  sqlite3_str_appendall(s, ") ON CONFLICT DO UPDATE SET ");
-  if (t->ncol == 0) {
-    sqlite3_str_appendall(s,
-                          "\"__crsql_dbv\" = excluded.\"__crsql_dbv\", "
-                          "\"__crsql_cl\" = CASE WHEN \"__crsql_cl\" IS NULL THEN 1 WHEN \"__crsql_cl\" % 2 = 0 "
-                          "THEN \"__crsql_cl\" + 1 ELSE \"__crsql_cl\" + 2 END, "
-                          "\"__crsql_cl_dbv\" = excluded.\"__crsql_dbv\", \"__crsql_cl_site\" = 0, "
-                          "\"__crsql_cl_seq\" = excluded.\"__crsql_cl_seq\"");
-  } else {
-    char *seq0 = bl__clock_col_name(t, 1, 3);
-    sqlite3_str_appendf(s,
-                        "\"__crsql_dbv\" = excluded.\"__crsql_dbv\" + 0 * %s, "
-                        "\"__crsql_cl\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL WHEN \"__crsql_cl\" %% 2 = 0 "
-                        "THEN \"__crsql_cl\" + 1 ELSE \"__crsql_cl\" + 2 END, "
-                        "\"__crsql_cl_dbv\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL ELSE excluded.\"__crsql_dbv\" END, "
-                        "\"__crsql_cl_site\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL ELSE 0 END, "
-                        "\"__crsql_cl_seq\" = CASE WHEN \"__crsql_cl\" IS NULL THEN NULL ELSE excluded.%s END",
-                        sq, seq0);
-    sqlite3_free(seq0);
-    for (int i = 1; i <= t->ncol; i++) {
-      char *v = bl__clock_col_name(t, i, 0), *d = bl__clock_col_name(t, i, 1);
-      char *st = bl__clock_col_name(t, i, 2), *q = bl__clock_col_name(t, i, 3);
-      sqlite3_str_appendf(s, ", %s = coalesce(%s, 0) + 1, %s = excluded.\"__crsql_dbv\", %s = 0, %s = excluded.%s + 1",
-                          v, v, d, st, q, q);
-      sqlite3_free(v); sqlite3_free(d); sqlite3_free(st); sqlite3_free(q);
-    }
-  }
-  sqlite3_str_appendall(s, "; END;");
-  rc = crr_exec(db, sqlite3_str_finish(s), err);
-  if (rc != SQLITE_OK) goto done;
-
-  /* UPDATE, one trigger (one trigger frame per row): a primary-key change
-   * takes the full rule in C (crsql_after_update); otherwise changed columns
-   * +1 in SQL. The version is taken even when nothing changed, as cr-sqlite
-   * does. */
-  s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" "
-                         "WHEN crsql_internal_sync_bit() = 0 BEGIN "
-                         "SELECT crsql_after_update('%q', %s, %s%s%s%s%s) WHERE %s; ",
-                      t->name, t->name, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
-                      t->ncol ? ", " : "", col_old, pk_changed);
-  if (t->ncol == 0) {
-    sqlite3_str_appendf(s, "SELECT %s WHERE NOT %s; END;", nd, pk_changed);
-  } else {
-    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"", t->name, pks);
-    for (int i = 1; i <= t->ncol; i++)
-      for (int k = 0; k < 4; k++) {
-        char *c = bl__clock_col_name(t, i, k);
-        sqlite3_str_appendf(s, ", %s", c);
-        sqlite3_free(c);
-      }
-    sqlite3_str_appendf(s, ") SELECT %s, %s", pk_new, nd);
-    sqlite3_str *any = sqlite3_str_new(db);
-    for (int i = 0; i < t->ncol; i++) {
-      sqlite3_str *ch = sqlite3_str_new(db);
-      crr_changed_expr(ch, t->cols[i].name);
-      char *c = sqlite3_str_finish(ch);
-      sqlite3_str_appendf(s, ", CASE WHEN %s THEN 1 END, CASE WHEN %s THEN %s END, CASE WHEN %s THEN 0 END, "
-                             "CASE WHEN %s THEN %s END",
-                          c, c, nd, c, c, sq);
-      sqlite3_str_appendf(any, "%s%s", i ? " OR " : "", c);
-      sqlite3_free(c);
-    }
-    char *anyc = sqlite3_str_finish(any);
-    sqlite3_str_appendf(s, " WHERE NOT %s AND %s > 0 AND (%s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = "
-                           "excluded.\"__crsql_dbv\"",
-                        pk_changed, nd, anyc);
-    sqlite3_free(anyc);
-    for (int i = 1; i <= t->ncol; i++) {
-      char *v = bl__clock_col_name(t, i, 0), *d = bl__clock_col_name(t, i, 1);
-      char *st = bl__clock_col_name(t, i, 2), *q = bl__clock_col_name(t, i, 3);
-      sqlite3_str_appendf(s,
-                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE coalesce(%s, 0) + 1 END"
-                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE excluded.%s END"
-                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE 0 END"
-                          ", %s = CASE WHEN excluded.%s IS NULL THEN %s ELSE excluded.%s END",
-                          v, v, v, v, d, v, d, d, st, v, st, q, v, q, q);
-      sqlite3_free(v); sqlite3_free(d); sqlite3_free(st); sqlite3_free(q);
-    }
-    sqlite3_str_appendall(s, "; END;");
-  }
-  rc = crr_exec(db, sqlite3_str_finish(s), err);
-  if (rc != SQLITE_OK) goto done;
-
-  /* DELETE: sentinel to the next length (2 when absent), columns dropped. */
-  s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s, "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" "
-                         "WHEN crsql_internal_sync_bit() = 0 BEGIN INSERT INTO \"%w__crsql_clk\" (%s, "
-                         "\"__crsql_dbv\", \"__crsql_cl\", \"__crsql_cl_dbv\", \"__crsql_cl_site\", \"__crsql_cl_seq\") "
-                         "VALUES (%s, %s, 2, %s, 0, %s) ON CONFLICT DO UPDATE SET \"__crsql_dbv\" = excluded.\"__crsql_dbv\", "
-                         "\"__crsql_cl\" = coalesce(\"__crsql_cl\" + 1, 2), \"__crsql_cl_dbv\" = excluded.\"__crsql_dbv\", "
-                         "\"__crsql_cl_site\" = 0, \"__crsql_cl_seq\" = excluded.\"__crsql_cl_seq\"",
-                      t->name, t->name, t->name, pks, pk_old, nd, nd, sq);
-  for (int i = 1; i <= t->ncol; i++)
-    for (int k = 0; k < 4; k++) {
-      char *c = bl__clock_col_name(t, i, k);
-      sqlite3_str_appendf(s, ", %s = NULL", c);
-      sqlite3_free(c);
-    }
-  sqlite3_str_appendall(s, "; END;");
-  rc = crr_exec(db, sqlite3_str_finish(s), err);
+  if (!pk_new || !pk_old || !col_new || !col_old) goto done;
+  rc = crr_exec(db,
+                sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_itrig\" AFTER INSERT ON \"%w\" BEGIN "
+                                "SELECT bl_lw_insert('%q', %s); END;"
+                                "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" BEGIN "
+                                "SELECT bl_lw_update('%q', %s, %s%s%s%s%s); END;"
+                                "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" BEGIN "
+                                "SELECT bl_lw_delete('%q', %s); END;",
+                                t->name, t->name, t->name, pk_new, t->name, t->name, t->name, pk_new, pk_old,
+                                t->ncol ? ", " : "", col_new, t->ncol ? ", " : "", col_old, t->name, t->name,
+                                t->name, pk_old),
+                err);
 done:
   sqlite3_free(pk_new);
   sqlite3_free(pk_old);
   sqlite3_free(col_new);
   sqlite3_free(col_old);
-  sqlite3_free(pks);
-  sqlite3_free(pk_changed);
   return rc;
 }
 
@@ -291,6 +165,15 @@ static void crr_maxdbv_expr(sqlite3_str *s, const bl_table *t) {
   sqlite3_str_appendall(s, ")");
 }
 
+/* "__crsql_dbv" = <max>, "__crsql_dbvb" = <max> >> shift. */
+static void crr_set_maxdbv(sqlite3_str *s, const bl_table *t) {
+  sqlite3_str_appendall(s, "\"__crsql_dbv\" = ");
+  crr_maxdbv_expr(s, t);
+  sqlite3_str_appendall(s, ", \"__crsql_dbvb\" = ");
+  crr_maxdbv_expr(s, t);
+  sqlite3_str_appendf(s, " >> %d", BL_DBV_BUCKET_SHIFT);
+}
+
 static int crr_create_compat_views(sqlite3 *db, const bl_table *t, char **err) {
   sqlite3_str *s = sqlite3_str_new(db);
   sqlite3_str_appendf(s, "CREATE VIEW IF NOT EXISTS \"%w__crsql_clock\" (key, col_name, col_version, db_version, "
@@ -315,8 +198,8 @@ static int crr_create_compat_views(sqlite3 *db, const bl_table *t, char **err) {
   sqlite3_str_appendf(s, " WHERE rowid = OLD.key; DELETE FROM \"%w__crsql_clk\" WHERE rowid = OLD.key AND ",
                       t->name);
   crr_empty_expr(s, t);
-  sqlite3_str_appendf(s, "; UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ", t->name);
-  crr_maxdbv_expr(s, t);
+  sqlite3_str_appendf(s, "; UPDATE \"%w__crsql_clk\" SET ", t->name);
+  crr_set_maxdbv(s, t);
   sqlite3_str_appendall(s, " WHERE rowid = OLD.key; END;");
 
   /* INSERT / UPDATE: set the entry of an existing row. */
@@ -326,8 +209,8 @@ static int crr_create_compat_views(sqlite3 *db, const bl_table *t, char **err) {
                            "\"%w__crsql_clock\" BEGIN UPDATE \"%w__crsql_clk\" SET ",
                         t->name, upd ? "update" : "insert", upd ? "UPDATE" : "INSERT", t->name, t->name);
     crr_entry_case(s, t, "NEW.col_name", news);
-    sqlite3_str_appendf(s, " WHERE rowid = NEW.key; UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ", t->name);
-    crr_maxdbv_expr(s, t);
+    sqlite3_str_appendf(s, " WHERE rowid = NEW.key; UPDATE \"%w__crsql_clk\" SET ", t->name);
+    crr_set_maxdbv(s, t);
     sqlite3_str_appendall(s, " WHERE rowid = NEW.key; END;");
   }
 
@@ -357,9 +240,9 @@ static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, cha
   if (!pks || !tpks || !join) goto done;
 
   sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"", t->name, pks);
+  sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\", \"__crsql_dbvb\"", t->name, pks);
   bl__clock_entry_cols(s, t, NULL);
-  sqlite3_str_appendf(s, ") SELECT %s, %s", tpks, dbv);
+  sqlite3_str_appendf(s, ") SELECT %s, %s, %s >> %d", tpks, dbv, dbv, BL_DBV_BUCKET_SHIFT);
   if (t->ncol == 0)
     sqlite3_str_appendf(s, ", 1, %s, 0, crsql_increment_and_get_seq()", dbv);
   else
@@ -392,9 +275,11 @@ static int crr_backfill(sqlite3 *db, const bl_table *t, int is_commit_alter, cha
     char *dflt_cond = dflt ? sqlite3_mprintf(" AND t.\"%w\" IS NOT %s", t->cols[i].name, dflt) : sqlite3_mprintf("");
     rc = crr_exec(db,
                   sqlite3_mprintf("UPDATE \"%w__crsql_clk\" AS c SET %s = 1, %s = %s, %s = 0, %s = "
-                                  "crsql_increment_and_get_seq(), \"__crsql_dbv\" = max(c.\"__crsql_dbv\", %s) "
+                                  "crsql_increment_and_get_seq(), \"__crsql_dbv\" = max(c.\"__crsql_dbv\", %s), "
+                                  "\"__crsql_dbvb\" = max(c.\"__crsql_dbv\", %s) >> %d "
                                   "FROM \"%w\" AS t WHERE %s AND c.%s IS NULL%s",
-                                  t->name, v, d, dbv, st, q, dbv, t->name, join, v, dflt_cond ? dflt_cond : ""),
+                                  t->name, v, d, dbv, st, q, dbv, dbv, BL_DBV_BUCKET_SHIFT, t->name, join, v,
+                                  dflt_cond ? dflt_cond : ""),
                   err);
     sqlite3_free(dflt_cond);
     sqlite3_free(dflt);
@@ -431,7 +316,7 @@ static int crr_is_crr(sqlite3 *db, const char *table, int *out) {
  * compares names case-insensitively). */
 static int crr_check_clock_names(sqlite3 *db, const bl_table *t, char **err) {
   sqlite3_str *s = sqlite3_str_new(db);
-  sqlite3_str_appendall(s, "SELECT n FROM (SELECT '__crsql_dbv' AS n");
+  sqlite3_str_appendall(s, "SELECT n FROM (SELECT '__crsql_dbv' AS n UNION ALL SELECT '__crsql_dbvb'");
   for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(s, " UNION ALL SELECT '%q'", t->pks[i].name);
   static const char *const fixed[] = {"__crsql_cl", "__crsql_cl_dbv", "__crsql_cl_site", "__crsql_cl_seq"};
   for (size_t i = 0; i < 4; i++) sqlite3_str_appendf(s, " UNION ALL SELECT '%s'", fixed[i]);
@@ -485,9 +370,9 @@ static int crr_import_crsqlite(bl_crdt *st, const char *table, int *imported, ch
   if (rc == SQLITE_OK) {
     sqlite3_str *s = sqlite3_str_new(db);
     char *pks = bl__ident_list(t->pks, t->npk, NULL), *ppks = bl__ident_list(t->pks, t->npk, "p.");
-    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\"", t->name, pks);
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\", \"__crsql_dbvb\"", t->name, pks);
     bl__clock_entry_cols(s, t, NULL);
-    sqlite3_str_appendf(s, ") SELECT %s, max(c.db_version)", ppks);
+    sqlite3_str_appendf(s, ") SELECT %s, max(c.db_version), max(c.db_version) >> %d", ppks, BL_DBV_BUCKET_SHIFT);
     static const char *const field[4] = {"col_version", "db_version", "site_id", "seq"};
     sqlite3_str *names = sqlite3_str_new(db);
     sqlite3_str_appendall(names, "'-1'");
@@ -519,6 +404,36 @@ static int crr_import_crsqlite(bl_crdt *st, const char *table, int *imported, ch
   return rc;
 }
 
+/* A CRR whose clock an older engine wrote (no "__crsql_dbvb", an index on
+ * "__crsql_dbv", triggers with the rules in SQL) is brought to the current
+ * layout: the bucket column is added and filled, the index moves to it,
+ * and the triggers and views are replaced. Entries are untouched, so
+ * crsql_changes lists exactly what it listed before. */
+static int crr_upgrade_legacy(bl_crdt *st, const char *table, char **err) {
+  sqlite3 *db = st->db;
+  bl_table *t = NULL;
+  int rc = bl__table_load(db, table, &t, err);
+  if (rc == SQLITE_OK) rc = bl__table_check_layout(db, t);
+  if (rc != SQLITE_OK || !t->legacy) {
+    bl__table_free(t);
+    return rc;
+  }
+  rc = crr_exec(db,
+                sqlite3_mprintf("ALTER TABLE \"%w__crsql_clk\" ADD COLUMN \"__crsql_dbvb\" INTEGER NOT NULL DEFAULT 0;"
+                                "UPDATE \"%w__crsql_clk\" SET \"__crsql_dbvb\" = \"__crsql_dbv\" >> %d;"
+                                "DROP INDEX IF EXISTS \"%w__crsql_clk_dbv_idx\";",
+                                t->name, t->name, BL_DBV_BUCKET_SHIFT, t->name),
+                err);
+  if (rc == SQLITE_OK) rc = crr_create_clock(db, t, err);
+  if (rc == SQLITE_OK) rc = crr_drop_triggers(db, table, err);
+  if (rc == SQLITE_OK) rc = crr_create_triggers(db, t, err);
+  if (rc == SQLITE_OK) rc = crr_drop_compat_views(db, table, err);
+  if (rc == SQLITE_OK) rc = crr_create_compat_views(db, t, err);
+  bl__table_free(t);
+  bl__state_invalidate_tables(st);
+  return rc;
+}
+
 static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char **err) {
   sqlite3 *db = st->db;
   int rc = bl__table_check_compatible(db, table, err);
@@ -528,7 +443,8 @@ static int crr_create(bl_crdt *st, const char *table, int is_commit_alter, char 
   if (rc != SQLITE_OK) return rc;
   int is_crr = 0;
   rc = crr_is_crr(db, table, &is_crr);
-  if (rc != SQLITE_OK || is_crr) return rc;
+  if (rc != SQLITE_OK) return rc;
+  if (is_crr) return crr_upgrade_legacy(st, table, err);
 
   bl_table *t = NULL;
   rc = bl__table_load(db, table, &t, err);
@@ -620,7 +536,10 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
       sqlite3_free(v);
     }
     char *list = sqlite3_str_finish(cols);
-    rc = crr_exec(db, sqlite3_mprintf("INSERT INTO \"%w\" (%s) SELECT %s FROM \"%w\"", tmp, list, list, clock), err);
+    rc = crr_exec(db,
+                  sqlite3_mprintf("INSERT INTO \"%w\" (%s, \"__crsql_dbvb\") SELECT %s, \"__crsql_dbv\" >> %d FROM \"%w\"",
+                                  tmp, list, list, BL_DBV_BUCKET_SHIFT, clock),
+                  err);
     sqlite3_free(list);
   }
   if (rc == SQLITE_OK) rc = crr_exec(db, sqlite3_mprintf("DROP TABLE \"%w\"", clock), err);
@@ -650,9 +569,9 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
   if (rc == SQLITE_OK) {
     sqlite3_str *empty = sqlite3_str_new(db), *maxdbv = sqlite3_str_new(db);
     crr_empty_expr(empty, t);
-    crr_maxdbv_expr(maxdbv, t);
+    crr_set_maxdbv(maxdbv, t);
     char *e = sqlite3_str_finish(empty), *m = sqlite3_str_finish(maxdbv);
-    rc = crr_exec(db, sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s; UPDATE \"%w\" SET \"__crsql_dbv\" = %s;",
+    rc = crr_exec(db, sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s; UPDATE \"%w\" SET %s;",
                                       clock, e, clock, m),
                   err);
     sqlite3_free(e);
@@ -660,7 +579,7 @@ static int crr_compact_post_alter(bl_crdt *st, const bl_table *t, char **err) {
   }
   if (rc == SQLITE_OK)
     rc = crr_exec(db,
-                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clk_dbv_idx\" ON \"%w\" (\"__crsql_dbv\")",
+                  sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w__crsql_clk_dbvb_idx\" ON \"%w\" (\"__crsql_dbvb\")",
                                   t->name, clock),
                   err);
 

@@ -7,8 +7,9 @@
  * each column) a SELECT over the clock table joined with the base row, all
  * UNION ALL'ed, filtered by the pushed-down constraints and ordered by
  * (db_version, seq) unless the query asks for another order. A constraint
- * db_version > ? / >= ? / = ? is also applied to the indexed per-row maximum
- * __crsql_dbv of each clock table, so reading recent changes never scans.
+ * db_version > ? / >= ? / = ? is also applied to the per-row maximum
+ * __crsql_dbv of each clock table and to its indexed bucket __crsql_dbvb, so
+ * reading recent changes ranges over the index and never scans the table.
  *
  * Divided into: connect/disconnect; planning (xBestIndex); reading; writing.
  */
@@ -201,7 +202,10 @@ static void ch_append_entry_select(sqlite3_str *s, const bl_table *t, int ti, in
                      : cons[i].op == SQLITE_INDEX_CONSTRAINT_GE ? ">="
                                                                 : NULL;
     if (!op) continue;
-    /* The row maximum bounds every entry of the row: this uses the index. */
+    /* The row maximum bounds every entry of the row, and its bucket bounds
+     * the maximum: a range of the bucket index. */
+    if (!t->legacy)
+      sqlite3_str_appendf(s, " AND c.\"__crsql_dbvb\" >= (?%d >> %d)", cons[i].param, BL_DBV_BUCKET_SHIFT);
     sqlite3_str_appendf(s, " AND c.\"__crsql_dbv\" %s ?%d AND c.%s %s ?%d", op, cons[i].param, dbv,
                         ch_op_sql(cons[i].op), cons[i].param);
   }

@@ -50,14 +50,18 @@ static int clock_prepare_select(sqlite3 *db, bl_table *t) {
   return rc;
 }
 
-/* Parameters of both writes: primary key at 1..npk, __crsql_dbv at npk + 1,
- * then the four columns of every entry. */
-static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
-  sqlite3_stmt **stmt = update ? &t->clock_update : &t->clock_write;
+/* Parameters of the writes: primary key at 1..npk, __crsql_dbv at npk + 1,
+ * then the four columns of every entry, then (except in the legacy layout)
+ * the bucket __crsql_dbvb. `kind`: 0 INSERT, 1 UPDATE keeping the bucket
+ * (it is not in the SET list, so its index is left alone), 2 UPDATE
+ * setting it. */
+static int clock_prepare_write(sqlite3 *db, bl_table *t, int kind) {
+  if (t->legacy && kind == 1) kind = 2;
+  sqlite3_stmt **stmt = kind == 0 ? &t->clock_write : kind == 1 ? &t->clock_update_same : &t->clock_update;
   if (*stmt) return SQLITE_OK;
   sqlite3_str *s = sqlite3_str_new(db);
   int n = BL_CLOCK_NCOLS(t);
-  if (update) {
+  if (kind) {
     sqlite3_str_appendf(s, "UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ?%d", t->name, t->npk + 1);
     int param = t->npk + 2;
     for (int e = 0; e <= t->ncol; e++)
@@ -66,6 +70,7 @@ static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
         sqlite3_str_appendf(s, ", %s = ?%d", c, param++);
         sqlite3_free(c);
       }
+    if (kind == 2 && !t->legacy) sqlite3_str_appendf(s, ", \"__crsql_dbvb\" = ?%d", n + 1);
     char *where = bl__where_list(t->pks, t->npk, NULL, 1);
     sqlite3_str_appendf(s, " WHERE %s", where);
     sqlite3_free(where);
@@ -74,8 +79,9 @@ static int clock_prepare_write(sqlite3 *db, bl_table *t, int update) {
     sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, __crsql_dbv", t->name, pks ? pks : "");
     sqlite3_free(pks);
     bl__clock_entry_cols(s, t, NULL);
+    if (!t->legacy) sqlite3_str_appendall(s, ", __crsql_dbvb");
     sqlite3_str_appendall(s, ") VALUES (");
-    for (int i = 0; i < n; i++) sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
+    for (int i = 0; i < n + !t->legacy; i++) sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
     sqlite3_str_appendall(s, ")");
   }
   char *sql = sqlite3_str_finish(s);
@@ -121,6 +127,7 @@ static int clock_read(bl_table *t, bl_clock *c) {
   c->stored = 0;
   if (rc == SQLITE_ROW) {
     c->stored = 1;
+    c->stored_dbv = sqlite3_column_int64(s, 0);
     for (int e = 0; e <= t->ncol; e++) {
       int col = 1 + 4 * e;
       bl_entry *en = &c->e[e];
@@ -181,13 +188,18 @@ static int clock_store(sqlite3 *db, bl_table *t, bl_clock *c,
     if (rc == SQLITE_DONE) c->stored = 0;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
   }
-  /* In place when the row exists: cheaper than a replace, and the db_version
-   * index entry only moves when the row's maximum changed. */
-  rc = clock_prepare_write(db, t, c->stored);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_stmt *s = c->stored ? t->clock_update : t->clock_write;
-  rc = bind_pks(s, 1, pks, t->npk);
+  /* In place when the row exists: cheaper than a replace, and the bucket
+   * index entry only moves when the row's maximum left its bucket. */
   sqlite3_int64 maxdbv = 0;
+  for (int e = 0; e <= t->ncol; e++)
+    if (c->e[e].present && c->e[e].dbv > maxdbv) maxdbv = c->e[e].dbv;
+  int kind = !c->stored ? 0
+             : (maxdbv >> BL_DBV_BUCKET_SHIFT) == (c->stored_dbv >> BL_DBV_BUCKET_SHIFT) ? 1
+                                                                                          : 2;
+  rc = clock_prepare_write(db, t, kind);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_stmt *s = kind == 0 ? t->clock_write : kind == 1 && !t->legacy ? t->clock_update_same : t->clock_update;
+  rc = bind_pks(s, 1, pks, t->npk);
   int col = t->npk + 2;
   for (int e = 0; rc == SQLITE_OK && e <= t->ncol; e++, col += 4) {
     const bl_entry *en = &c->e[e];
@@ -195,16 +207,20 @@ static int clock_store(sqlite3 *db, bl_table *t, bl_clock *c,
       for (int k = 0; k < 4; k++) sqlite3_bind_null(s, col + k);
       continue;
     }
-    if (en->dbv > maxdbv) maxdbv = en->dbv;
     sqlite3_bind_int64(s, col, en->v);
     sqlite3_bind_int64(s, col + 1, en->dbv);
     sqlite3_bind_int64(s, col + 2, en->site);
     rc = sqlite3_bind_int64(s, col + 3, en->seq);
   }
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, t->npk + 1, maxdbv);
+  if (rc == SQLITE_OK && kind != 1 && !t->legacy)
+    rc = sqlite3_bind_int64(s, BL_CLOCK_NCOLS(t) + 1, maxdbv >> BL_DBV_BUCKET_SHIFT);
   if (rc == SQLITE_OK) rc = sqlite3_step(s);
   sqlite3_reset(s);
-  if (rc == SQLITE_DONE) c->stored = 1;
+  if (rc == SQLITE_DONE) {
+    c->stored = 1;
+    c->stored_dbv = maxdbv;
+  }
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

@@ -18,6 +18,7 @@ typedef struct bl_entry {
 /* e[0] is the sentinel, e[i + 1] the entry of t->cols[i]. */
 typedef struct bl_clock {
   int stored; /* a clock row exists in storage */
+  sqlite3_int64 stored_dbv; /* its __crsql_dbv when stored */
   bl_entry e[];
 } bl_clock;
 

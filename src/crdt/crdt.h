@@ -15,7 +15,14 @@
  *   <pk columns>            same names as the base table's primary key
  *                           (no declared type: values are stored exactly as
  *                           cr-sqlite's lookaside stores them)
- *   __crsql_dbv             max db_version over the row's entries (indexed)
+ *   __crsql_dbv             max db_version over the row's entries
+ *   __crsql_dbvb            its bucket, __crsql_dbv >> BL_DBV_BUCKET_SHIFT
+ *                           (indexed: "db_version > ?" reads range over
+ *                           buckets and filter on __crsql_dbv; a write
+ *                           that leaves the bucket alone leaves the index
+ *                           alone). Absent in the legacy layout of clocks
+ *                           written before it existed (bl_table.legacy);
+ *                           crsql_as_crr upgrades those.
  *   __crsql_cl, __crsql_cl_dbv, __crsql_cl_site, __crsql_cl_seq
  *                           the sentinel entry (cid '-1'): col_version is
  *                           the causal length; NULL when cr-sqlite would
@@ -52,6 +59,9 @@
 #define BL_SENTINEL "-1"
 #define BL_MAX_NAME_LEN 2048
 #define BL_CRSQLITE_VERSION 160300 /* the cr-sqlite version we mirror: 0.16.3 */
+/* Clock rows are indexed by __crsql_dbv >> BL_DBV_BUCKET_SHIFT (crdt.h). */
+#define BL_DBV_BUCKET_SHIFT 6
+#define BL_LW_CACHE 8 /* cached local-update statements per table */
 
 /* ------------------------------------------------------------ pack.c */
 
@@ -94,7 +104,6 @@ typedef struct bl_col {
   char *name;
   /* Cached statements, prepared lazily (see tableinfo.c). */
   sqlite3_stmt *merge_upsert;   /* INSERT (pks, c) ... ON CONFLICT DO UPDATE SET c */
-  sqlite3_stmt *local_update;   /* single-column local update of the clock */
 } bl_col;
 
 typedef struct bl_table {
@@ -104,17 +113,25 @@ typedef struct bl_table {
   int ncol;
   bl_col *cols; /* non-pk columns in table order */
   int pk_is_rowid; /* single INTEGER PRIMARY KEY aliasing the rowid */
+  int legacy;      /* clock without __crsql_dbvb (written by an older engine) */
 
   /* Cached statements (NULL until first use). */
   sqlite3_stmt *clock_select;  /* SELECT all clock columns WHERE pk */
   sqlite3_stmt *clock_write;   /* INSERT a whole clock row */
-  sqlite3_stmt *clock_update;  /* UPDATE a whole clock row in place */
+  sqlite3_stmt *clock_update;  /* UPDATE a whole clock row in place (and its bucket) */
+  sqlite3_stmt *clock_update_same; /* same, bucket unchanged (not in the SET list) */
   sqlite3_stmt *clock_delete;  /* DELETE the clock row WHERE pk */
   sqlite3_stmt *row_select;    /* SELECT non-pk columns of the base row */
   sqlite3_stmt *row_delete;    /* DELETE base row WHERE pk */
   sqlite3_stmt *row_insert_pk; /* INSERT OR IGNORE base row (pks only) */
-  sqlite3_stmt *local_insert;  /* clock upsert for a local insert */
-  sqlite3_stmt *local_update_all; /* clock upsert for a multi-column local update */
+  sqlite3_stmt *local_insert;  /* clock row of a fresh local insert (ON CONFLICT DO NOTHING) */
+  /* In-place clock updates of local UPDATEs, by the mask of changed
+   * columns: [0] for a row whose bucket stays, [1] moving it. */
+  struct {
+    sqlite3_uint64 mask;
+    sqlite3_stmt *stmt[2];
+  } lw_update[BL_LW_CACHE];
+  int lw_next;
 } bl_table;
 
 /* Number of clock columns for a table: npk + 1 + 4 * (ncol + 1). */
@@ -126,6 +143,8 @@ struct bl_crdt;
  * SQLite code and sets *err (sqlite3_malloc'ed). */
 int bl__table_load(sqlite3 *db, const char *name, bl_table **out, char **err);
 void bl__table_free(bl_table *t);
+/* Sets t->legacy: 1 when the table's clock lacks __crsql_dbvb. */
+int bl__table_check_layout(sqlite3 *db, bl_table *t);
 void bl__table_finalize_stmts(bl_table *t);
 
 /* Checks that `name` can be a CRR, with cr-sqlite's conditions and messages.
@@ -195,6 +214,10 @@ void bl__state_tx_end(bl_crdt *st, int committed);
 void bl__fn_after_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+/* The functions the installed triggers call (see local_writes.c). */
+void bl__fn_lw_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void bl__fn_lw_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* ------------------------------------------------------------ as_crr.c */
 void bl__fn_as_crr(sqlite3_context *ctx, int argc, sqlite3_value **argv);

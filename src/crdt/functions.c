@@ -170,6 +170,9 @@ static const fn_def fn_defs[] = {
     {"crsql_after_insert", -1, BL_VOL, bl__fn_after_insert},
     {"crsql_after_update", -1, BL_VOL, bl__fn_after_update},
     {"crsql_after_delete", -1, BL_VOL, bl__fn_after_delete},
+    {"bl_lw_insert", -1, BL_VOL, bl__fn_lw_insert},
+    {"bl_lw_update", -1, BL_VOL, bl__fn_lw_update},
+    {"bl_lw_delete", -1, BL_VOL, bl__fn_lw_delete},
     {"crsql_internal_state", 1, BL_DIRECT, fn_internal_state},
 };
 

@@ -207,3 +207,205 @@ void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_free(old);
   lw_finish(ctx, rc);
 }
+
+/* ------------------------------------------------------------ installed triggers
+ *
+ * The triggers crsql_as_crr installs call one function each, with a small
+ * trigger program (SQLite allocates and zeroes a frame sized by the
+ * program for every row). The common cases take one cached statement:
+ *
+ *   bl_lw_insert('t', pks...)       a fresh key: INSERT of the clock row
+ *                                   (every column version 1) ON CONFLICT
+ *                                   DO NOTHING; a known key falls back to
+ *                                   the full rule above.
+ *   bl_lw_update('t', new pks..., old pks..., new cols..., old cols...)
+ *                                   no key change: one in-place UPDATE of
+ *                                   the changed columns' entries, which
+ *                                   leaves __crsql_dbvb (and its index)
+ *                                   alone while the row stays in its
+ *                                   bucket; anything else (a key change,
+ *                                   no clock row) takes the full rule.
+ *   bl_lw_delete('t', old pks...)   the full rule.
+ *
+ * They do nothing while the sync bit is set (merges write base rows). */
+
+/* Steps a write and reports whether it changed a row. */
+static int lw_step_changed(sqlite3 *db, sqlite3_stmt *stmt, int *changed) {
+  int rc = sqlite3_step(stmt);
+  *changed = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int lw_prepare_insert(sqlite3 *db, bl_table *t) {
+  if (t->local_insert) return SQLITE_OK;
+  /* ?1..?npk the key, ?N dbv, ?N+1 its bucket, ?N+2 the first seq. */
+  int p = t->npk + 1;
+  char *pks = bl__ident_list(t->pks, t->npk, NULL);
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\", \"__crsql_dbvb\"", t->name,
+                      pks ? pks : "");
+  bl__clock_entry_cols(s, t, NULL);
+  sqlite3_str_appendall(s, ") VALUES (");
+  for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(s, "?%d, ", i + 1);
+  sqlite3_str_appendf(s, "?%d, ?%d", p, p + 1);
+  if (t->ncol == 0) sqlite3_str_appendf(s, ", 1, ?%d, 0, ?%d", p, p + 2);
+  else sqlite3_str_appendall(s, ", NULL, NULL, NULL, NULL");
+  for (int i = 0; i < t->ncol; i++) sqlite3_str_appendf(s, ", 1, ?%d, 0, ?%d + %d", p, p + 2, i);
+  sqlite3_str_appendall(s, ") ON CONFLICT DO NOTHING");
+  sqlite3_free(pks);
+  char *sql = sqlite3_str_finish(s);
+  int rc = bl__prepare_cached(db, &t->local_insert, sql);
+  sqlite3_free(sql);
+  return rc;
+}
+
+void bl__fn_lw_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (st->sync_bit) return;
+  lw_ctx lw;
+  if (!lw_begin(ctx, argc, argv, &lw)) return;
+  bl_table *t = lw.t;
+  if (argc != 1 + t->npk) {
+    sqlite3_result_error(ctx, "bl_lw_insert: wrong number of arguments", -1);
+    return;
+  }
+  int changed = 0, rc = SQLITE_OK;
+  if (!t->legacy) {
+    rc = lw_prepare_insert(st->db, t);
+    if (rc == SQLITE_OK) {
+      sqlite3_stmt *s = t->local_insert;
+      int p = t->npk + 1;
+      rc = bl__clock_bind_pks_values(s, 1, argv + 1, t->npk);
+      sqlite3_bind_int64(s, p, lw.dbv);
+      sqlite3_bind_int64(s, p + 1, lw.dbv >> BL_DBV_BUCKET_SHIFT);
+      sqlite3_bind_int64(s, p + 2, st->seq);
+      if (rc == SQLITE_OK) rc = lw_step_changed(st->db, s, &changed);
+      else sqlite3_reset(s);
+    }
+    if (rc == SQLITE_OK && changed) {
+      st->seq += t->ncol ? t->ncol : 1;
+      sqlite3_result_int64(ctx, 0);
+      return;
+    }
+    if (rc != SQLITE_OK) {
+      lw_finish(ctx, rc);
+      return;
+    }
+  }
+  lw_single_row(ctx, argc, argv, "bl_lw_insert", lw_apply_insert);
+}
+
+void bl__fn_lw_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (st->sync_bit) return;
+  lw_single_row(ctx, argc, argv, "bl_lw_delete", lw_apply_delete);
+}
+
+/* The in-place update for the changed columns `mask` (columns 0..63);
+ * `move` sets the bucket, otherwise the row must be in bucket ?N+1.
+ * ?1..?npk the key, ?N dbv, ?N+1 bucket, ?N+2 the first seq. */
+static int lw_prepare_update(sqlite3 *db, bl_table *t, sqlite3_uint64 mask, int move, sqlite3_stmt **out) {
+  int slot = -1;
+  for (int i = 0; i < BL_LW_CACHE; i++)
+    if (t->lw_update[i].mask == mask && (t->lw_update[i].stmt[0] || t->lw_update[i].stmt[1])) slot = i;
+  if (slot < 0) {
+    slot = t->lw_next;
+    t->lw_next = (t->lw_next + 1) % BL_LW_CACHE;
+    sqlite3_finalize(t->lw_update[slot].stmt[0]);
+    sqlite3_finalize(t->lw_update[slot].stmt[1]);
+    t->lw_update[slot].stmt[0] = t->lw_update[slot].stmt[1] = NULL;
+    t->lw_update[slot].mask = mask;
+  }
+  sqlite3_stmt **stmt = &t->lw_update[slot].stmt[move];
+  if (!*stmt) {
+    int p = t->npk + 1;
+    sqlite3_str *s = sqlite3_str_new(db);
+    sqlite3_str_appendf(s, "UPDATE \"%w__crsql_clk\" SET \"__crsql_dbv\" = ?%d", t->name, p);
+    int k = 0;
+    for (int i = 0; i < t->ncol; i++) {
+      if (!(mask & ((sqlite3_uint64)1 << i))) continue;
+      char *v = bl__clock_col_name(t, i + 1, 0), *d = bl__clock_col_name(t, i + 1, 1);
+      char *st = bl__clock_col_name(t, i + 1, 2), *q = bl__clock_col_name(t, i + 1, 3);
+      sqlite3_str_appendf(s, ", %s = coalesce(%s, 0) + 1, %s = ?%d, %s = 0, %s = ?%d + %d", v, v, d, p, st, q,
+                          p + 2, k++);
+      sqlite3_free(v);
+      sqlite3_free(d);
+      sqlite3_free(st);
+      sqlite3_free(q);
+    }
+    if (move) sqlite3_str_appendf(s, ", \"__crsql_dbvb\" = ?%d", p + 1);
+    char *where = bl__where_list(t->pks, t->npk, NULL, 1);
+    sqlite3_str_appendf(s, " WHERE %s", where ? where : "0");
+    if (!move) sqlite3_str_appendf(s, " AND \"__crsql_dbvb\" = ?%d", p + 1);
+    sqlite3_free(where);
+    char *sql = sqlite3_str_finish(s);
+    int rc = bl__prepare_cached(db, stmt, sql);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) return rc;
+  }
+  *out = *stmt;
+  return SQLITE_OK;
+}
+
+void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (st->sync_bit) return;
+  bl_table *t = NULL;
+  if (argc >= 1) {
+    /* Cheap checks before lw_begin takes a version: the argument count. */
+    char *err = NULL;
+    if (bl__tables_refresh(st, &err) == SQLITE_OK)
+      t = bl__table_find(st, (const char *)sqlite3_value_text(argv[0]), sqlite3_value_bytes(argv[0]));
+    sqlite3_free(err);
+  }
+  if (!t || t->legacy || t->ncol > 64 || argc != 1 + 2 * t->npk + 2 * t->ncol) {
+    bl__fn_after_update(ctx, argc, argv);
+    return;
+  }
+  sqlite3_value **new_pks = argv + 1, **old_pks = argv + 1 + t->npk;
+  sqlite3_value **new_cols = argv + 1 + 2 * t->npk, **old_cols = new_cols + t->ncol;
+  for (int i = 0; i < t->npk; i++)
+    if (bl__compare_values(new_pks[i], old_pks[i]) != 0) {
+      bl__fn_after_update(ctx, argc, argv);
+      return;
+    }
+  sqlite3_uint64 mask = 0;
+  int n = 0;
+  for (int i = 0; i < t->ncol; i++)
+    if (bl__compare_values(new_cols[i], old_cols[i]) != 0) {
+      mask |= (sqlite3_uint64)1 << i;
+      n++;
+    }
+  lw_ctx lw;
+  if (!lw_begin(ctx, argc, argv, &lw)) return;
+  if (mask == 0) {
+    /* Nothing to record; the version was still taken, as in cr-sqlite. */
+    sqlite3_result_int64(ctx, 0);
+    return;
+  }
+  int changed = 0, rc = SQLITE_OK;
+  for (int move = 0; rc == SQLITE_OK && !changed && move < 2; move++) {
+    sqlite3_stmt *s = NULL;
+    rc = lw_prepare_update(st->db, t, mask, move, &s);
+    if (rc != SQLITE_OK) break;
+    int p = t->npk + 1;
+    rc = bl__clock_bind_pks_values(s, 1, new_pks, t->npk);
+    sqlite3_bind_int64(s, p, lw.dbv);
+    sqlite3_bind_int64(s, p + 1, lw.dbv >> BL_DBV_BUCKET_SHIFT);
+    sqlite3_bind_int64(s, p + 2, st->seq);
+    if (rc == SQLITE_OK) rc = lw_step_changed(st->db, s, &changed);
+    else sqlite3_reset(s);
+  }
+  if (rc != SQLITE_OK) {
+    lw_finish(ctx, rc);
+    return;
+  }
+  if (changed) {
+    st->seq += n;
+    sqlite3_result_int64(ctx, 0);
+    return;
+  }
+  /* No clock row (e.g. the clock was cleared): the full rule creates it. */
+  bl__fn_after_update(ctx, argc, argv);
+}

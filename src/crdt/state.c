@@ -236,8 +236,13 @@ static int state_prepare_db_version(bl_crdt *st) {
   sqlite3_str *s = sqlite3_str_new(st->db);
   sqlite3_str_appendall(s, "SELECT max(v) FROM (");
   for (int i = 0; i < st->ntables; i++)
-    sqlite3_str_appendf(s, "SELECT max(__crsql_dbv) AS v FROM \"%w__crsql_clk\" UNION ALL ",
-                        st->tables[i]->name);
+    if (st->tables[i]->legacy)
+      sqlite3_str_appendf(s, "SELECT max(__crsql_dbv) AS v FROM \"%w__crsql_clk\" UNION ALL ",
+                          st->tables[i]->name);
+    else /* the maximum lies in the top bucket */
+      sqlite3_str_appendf(s, "SELECT max(__crsql_dbv) AS v FROM \"%w__crsql_clk\" WHERE __crsql_dbvb = "
+                             "(SELECT max(__crsql_dbvb) FROM \"%w__crsql_clk\") UNION ALL ",
+                          st->tables[i]->name, st->tables[i]->name);
   sqlite3_str_appendall(s, "SELECT value AS v FROM crsql_master WHERE key = 'pre_compact_dbversion')");
   char *sql = sqlite3_str_finish(s);
   int rc = bl__prepare_cached(st->db, &st->st_db_version, sql);
@@ -350,6 +355,11 @@ int bl__tables_refresh(bl_crdt *st, char **err) {
     bl_table *t = NULL;
     rc = bl__table_load(st->db, name, &t, err);
     if (rc != SQLITE_OK) break;
+    rc = bl__table_check_layout(st->db, t);
+    if (rc != SQLITE_OK) {
+      bl__table_free(t);
+      break;
+    }
     bl_table **grown = sqlite3_realloc64(st->tables, sizeof(*grown) * (size_t)(st->ntables + 1));
     if (!grown) {
       bl__table_free(t);

@@ -19,7 +19,6 @@ static void table_free_cols(bl_col *cols, int n) {
   if (!cols) return;
   for (int i = 0; i < n; i++) {
     sqlite3_finalize(cols[i].merge_upsert);
-    sqlite3_finalize(cols[i].local_update);
     sqlite3_free(cols[i].name);
   }
   sqlite3_free(cols);
@@ -27,17 +26,22 @@ static void table_free_cols(bl_col *cols, int n) {
 
 void bl__table_finalize_stmts(bl_table *t) {
   if (!t) return;
-  sqlite3_stmt **stmts[] = {&t->clock_select, &t->clock_write,   &t->clock_update, &t->clock_delete,
-                            &t->row_select,   &t->row_delete,    &t->row_insert_pk,
-                            &t->local_insert, &t->local_update_all};
+  sqlite3_stmt **stmts[] = {&t->clock_select, &t->clock_write,   &t->clock_update, &t->clock_update_same,
+                            &t->clock_delete, &t->row_select,    &t->row_delete,   &t->row_insert_pk,
+                            &t->local_insert};
   for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
     sqlite3_finalize(*stmts[i]);
     *stmts[i] = NULL;
   }
   for (int i = 0; i < t->ncol; i++) {
     sqlite3_finalize(t->cols[i].merge_upsert);
-    sqlite3_finalize(t->cols[i].local_update);
-    t->cols[i].merge_upsert = t->cols[i].local_update = NULL;
+    t->cols[i].merge_upsert = NULL;
+  }
+  for (int i = 0; i < BL_LW_CACHE; i++) {
+    sqlite3_finalize(t->lw_update[i].stmt[0]);
+    sqlite3_finalize(t->lw_update[i].stmt[1]);
+    t->lw_update[i].stmt[0] = t->lw_update[i].stmt[1] = NULL;
+    t->lw_update[i].mask = 0;
   }
 }
 
@@ -132,6 +136,23 @@ done:
   }
   *out = t;
   return SQLITE_OK;
+}
+
+int bl__table_check_layout(sqlite3 *db, bl_table *t) {
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = '__crsql_dbvb'", -1, &stmt,
+                              NULL);
+  if (rc != SQLITE_OK) return rc;
+  char *clock = sqlite3_mprintf("%s__crsql_clk", t->name);
+  if (!clock) {
+    sqlite3_finalize(stmt);
+    return SQLITE_NOMEM;
+  }
+  sqlite3_bind_text(stmt, 1, clock, -1, sqlite3_free);
+  rc = sqlite3_step(stmt);
+  t->legacy = rc != SQLITE_ROW;
+  sqlite3_finalize(stmt);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* ------------------------------------------------------------ compatibility */

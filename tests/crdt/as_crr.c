@@ -404,7 +404,75 @@ static void test_crdt_as_crr__imports_crsqlite_layout(void) {
   ct_close(db);
 }
 
+/* A clock written by an engine before the bucket column (__crsql_dbv
+ * indexed, no __crsql_dbvb, triggers calling crsql_after_*) keeps working,
+ * and crsql_as_crr upgrades it to the current layout with crsql_changes
+ * unchanged. */
+static void test_crdt_as_crr__upgrades_legacy_layout(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db,
+          "CREATE TABLE foo (id INTEGER PRIMARY KEY NOT NULL, a, b);"
+          "SELECT crsql_as_crr('foo');"
+          "INSERT INTO foo VALUES (1, 'x', 'y'), (2, 'z', NULL);"
+          "UPDATE foo SET a = 'x2' WHERE id = 1;"
+          "DELETE FROM foo WHERE id = 2;");
+  char before[4096];
+  snprintf(before, sizeof before, "%s", ct_rows(db, CT_CHANGES CT_ORDER));
+  /* Make it the legacy layout. */
+  CT_EXEC(db,
+          "DROP VIEW foo__crsql_clock; DROP VIEW foo__crsql_pks;"
+          "DROP INDEX foo__crsql_clk_dbvb_idx;"
+          "ALTER TABLE foo__crsql_clk DROP COLUMN __crsql_dbvb;"
+          "CREATE INDEX foo__crsql_clk_dbv_idx ON foo__crsql_clk (__crsql_dbv);"
+          "DROP TRIGGER foo__crsql_itrig; DROP TRIGGER foo__crsql_utrig; DROP TRIGGER foo__crsql_dtrig;"
+          "CREATE TRIGGER foo__crsql_itrig AFTER INSERT ON foo WHEN crsql_internal_sync_bit() = 0 "
+          "BEGIN VALUES (crsql_after_insert('foo', NEW.id)); END;"
+          "CREATE TRIGGER foo__crsql_utrig AFTER UPDATE ON foo WHEN crsql_internal_sync_bit() = 0 "
+          "BEGIN VALUES (crsql_after_update('foo', NEW.id, OLD.id, NEW.a, NEW.b, OLD.a, OLD.b)); END;"
+          "CREATE TRIGGER foo__crsql_dtrig AFTER DELETE ON foo WHEN crsql_internal_sync_bit() = 0 "
+          "BEGIN VALUES (crsql_after_delete('foo', OLD.id)); END;");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER, before);
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 3);
+  /* Local writes and merges still work on it. */
+  CT_EXEC(db, "INSERT INTO foo VALUES (3, 'n', 'm'); UPDATE foo SET b = 'y2' WHERE id = 1");
+  sqlite3 *peer = ct_open();
+  CT_EXEC(peer, "CREATE TABLE foo (id INTEGER PRIMARY KEY NOT NULL, a, b); SELECT crsql_as_crr('foo');"
+                "INSERT INTO foo VALUES (4, 'p', 'q')");
+  char site[64], want[1024];
+  snprintf(site, sizeof site, "%s", ct_rows(peer, "SELECT hex(crsql_site_id())"));
+  BL_CHECK_INT(ct_sync(peer, db, ""), 2);
+  snprintf(want, sizeof want,
+           "foo|010903|a|'n'|1|4|local|1|0\n"
+           "foo|010903|b|'m'|1|4|local|1|1\n"
+           "foo|010901|b|'y2'|2|5|local|1|0\n"
+           "foo|010904|a|'p'|1|6|%s|1|0\n"
+           "foo|010904|b|'q'|1|6|%s|1|1",
+           site, site);
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 3" CT_ORDER, want);
+  snprintf(before, sizeof before, "%s", ct_rows(db, CT_CHANGES CT_ORDER));
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('foo')", "OK");
+  CT_CHECK_ROWS(db, CT_CHANGES CT_ORDER, before);
+  snprintf(want, sizeof want, "foo|010904|a|'p'|1|6|%s|1|0\nfoo|010904|b|'q'|1|6|%s|1|1", site, site);
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version >= 6" CT_ORDER, want);
+  BL_CHECK_INT(ct_int(db, "SELECT crsql_db_version()"), 6);
+  CT_CHECK_ROWS(db, "SELECT name FROM sqlite_master WHERE tbl_name = 'foo__crsql_clk' AND type = 'index' "
+                    "AND name NOT LIKE 'sqlite_%'",
+                "foo__crsql_clk_dbvb_idx");
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM foo__crsql_clk WHERE __crsql_dbvb != __crsql_dbv >> 6"), 0);
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'foo' "
+                          "AND sql LIKE '%bl_lw_%'"),
+               3);
+  CT_EXEC(db, "UPDATE foo SET a = 'n2' WHERE id = 3; DELETE FROM foo__crsql_clock WHERE key = 4 AND col_name = 'b'");
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE db_version > 6" CT_ORDER, "foo|010903|a|'n2'|2|7|local|1|0");
+  snprintf(want, sizeof want, "foo|010904|a|'p'|1|6|%s|1|0", site);
+  CT_CHECK_ROWS(db, CT_CHANGES "WHERE pk = X'010904'" CT_ORDER, want);
+  CT_CHECK_ROWS(db, "SELECT crsql_as_crr('foo')", "OK"); /* idempotent */
+  ct_close(peer);
+  ct_close(db);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_as_crr__upgrades_legacy_layout),
     BL_TEST(test_crdt_as_crr__imports_crsqlite_layout),
     BL_TEST(test_crdt_as_crr__returns_ok),
     BL_TEST(test_crdt_as_crr__idempotent),
