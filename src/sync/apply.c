@@ -284,27 +284,6 @@ static int apply_scalar(sqlite3 *db, const char *sql, int64_t *out) {
   return rc;
 }
 
-/* Adds the db_version this transaction gave to changes restored from our
- * own folder to the range push must not upload again. */
-static int apply_note_restored(bl_db *db, int64_t version) {
-  char *text = NULL;
-  long long lo = version, hi = version;
-  int rc = bl__meta_get(db, BL_META_RESTORED_DB_VERSIONS, &text);
-  if (rc == BL_OK) {
-    long long a, b;
-    if (sscanf(text, "%lld %lld", &a, &b) == 2) {
-      if (a < lo) lo = a;
-      if (b > hi) hi = b;
-    }
-    free(text);
-  } else if (rc != BL_ENOTFOUND) {
-    return rc;
-  }
-  char buf[64];
-  snprintf(buf, sizeof buf, "%lld %lld", lo, hi);
-  return bl__meta_set(db, BL_META_RESTORED_DB_VERSIONS, buf);
-}
-
 bl_apply_outcome bl__apply_file(bl_sync_ctx *ctx, const char *device, const char *name, int kind,
                                 int64_t seq, FILE *fp) {
   bl_db *db = ctx->db;
@@ -328,7 +307,7 @@ bl_apply_outcome bl__apply_file(bl_sync_ctx *ctx, const char *device, const char
     free(s.out);
     return BL_APPLY_FAILED;
   }
-  int64_t cursor = 0, impacted0 = 0, impacted1 = 0;
+  int64_t cursor = 0, impacted0 = 0, impacted1 = 0, before = 0;
   rc = bl__cursor_get(db, device, &cursor);
   if (rc == BL_OK && cursor >= seq) {
     /* Applied meanwhile (only possible without the sync lock): never twice. */
@@ -336,7 +315,10 @@ bl_apply_outcome bl__apply_file(bl_sync_ctx *ctx, const char *device, const char
     free(s.out);
     return BL_APPLY_SKIPPED;
   }
-  if (rc == BL_OK && apply_scalar(db->db, "SELECT crsql_rows_impacted()", &impacted0) != SQLITE_OK)
+  /* Every version this transaction gives is above `before` (no other
+   * writer can commit while we hold the write lock). */
+  if (rc == BL_OK && (apply_scalar(db->db, "SELECT crsql_rows_impacted()", &impacted0) != SQLITE_OK ||
+                      apply_scalar(db->db, "SELECT crsql_db_version()", &before) != SQLITE_OK))
     rc = BL_ESQLITE;
 
   char *err = NULL;
@@ -348,12 +330,14 @@ bl_apply_outcome bl__apply_file(bl_sync_ctx *ctx, const char *device, const char
     commit = 1;
     rc = bl__cursor_set(db, device, seq);
     if (rc == BL_OK && strcmp(device, db->device_id) == 0 && read_rc == BL_OK) {
-      /* Bootstrap: remember which db_version the restore used, if any. */
+      /* Bootstrap: remember the db_versions the restore used, if any. A
+       * merge keeps an incoming db_version higher than ours, so one file's
+       * changes may span (before, pending]. */
       int64_t v = 0;
       rc = apply_scalar(db->db, "SELECT crsql_rows_impacted()", &impacted1) == SQLITE_OK ? BL_OK : BL_ESQLITE;
       if (rc == BL_OK && impacted1 > impacted0) {
         rc = apply_scalar(db->db, "SELECT crsql_next_db_version()", &v) == SQLITE_OK ? BL_OK : BL_ESQLITE;
-        if (rc == BL_OK) rc = apply_note_restored(db, v);
+        if (rc == BL_OK) rc = bl__restored_add(db, before + 1, v);
       }
     }
     if (rc == BL_OK) {

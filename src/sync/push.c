@@ -134,15 +134,14 @@ static void push_close_file(push_out *o) {
   memset(o, 0, sizeof *o);
 }
 
-/* Writes this device's changes in (lo, hi] (minus the restored range) into
- * o. */
-static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, int64_t rlo, int64_t rhi) {
+/* Writes this device's changes in (lo, hi] (minus the restored ranges)
+ * into o. */
+static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, const char *not_restored) {
   int rc = bl__exec(db, "CREATE TEMP TABLE IF NOT EXISTS bl_push_keys (tbl TEXT, pk BLOB, PRIMARY KEY (tbl, pk));"
                         "DELETE FROM temp.bl_push_keys;");
   if (rc != BL_OK) return rc;
-  char *sql = sqlite3_mprintf("%s WHERE db_version > ?1 AND db_version <= ?2 AND site_id = ?3"
-                              " AND NOT (db_version >= ?4 AND db_version <= ?5)",
-                              PUSH_COLUMNS);
+  char *sql = sqlite3_mprintf("%s WHERE db_version > ?1 AND db_version <= ?2 AND site_id = ?3%s", PUSH_COLUMNS,
+                              not_restored ? not_restored : "");
   sqlite3_stmt *st = NULL;
   int src = sql ? sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(sql);
@@ -150,8 +149,6 @@ static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, int64_t 
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
   sqlite3_bind_blob(st, 3, db->site_id, 16, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, rlo);
-  sqlite3_bind_int64(st, 5, rhi);
   rc = push_copy(db, st, o, 1);
   sqlite3_finalize(st);
   if (rc != BL_OK || o->keys == 0) return rc;
@@ -254,21 +251,25 @@ static void push_compact(bl_sync_ctx *ctx, int64_t seq) {
 
 /* ------------------------------------------------------------------ push */
 
-/* Reads "lo hi" of the restored range; lo > hi when there is none. */
-static int push_restored(bl_db *db, int64_t *lo, int64_t *hi) {
-  *lo = 1;
-  *hi = 0;
-  char *text = NULL;
-  int rc = bl__meta_get(db, BL_META_RESTORED_DB_VERSIONS, &text);
-  if (rc == BL_ENOTFOUND) return BL_OK;
-  if (rc != BL_OK) return rc;
-  long long a, b;
-  if (sscanf(text, "%lld %lld", &a, &b) == 2) {
-    *lo = a;
-    *hi = b;
+/* The highest db_version any change holds above `last` (`last` when
+ * none). Not crsql_db_version(): after a transaction that recorded
+ * nothing, cr-sqlite 0.16 (and we, identically) report the version it would
+ * have used, and the next real change may get that same version; taking
+ * the reported value as pushed would lose that change. */
+static int push_high_water(bl_db *db, int64_t last, int64_t *hi) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db->db, "SELECT max(db_version) FROM crsql_changes WHERE db_version > ?1", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, last);
+    rc = sqlite3_step(st);
   }
-  free(text);
-  return BL_OK;
+  *hi = last;
+  if (rc == SQLITE_ROW) {
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) *hi = sqlite3_column_int64(st, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? BL_OK : bl__db_error(db, bl__from_sqlite(rc), "push: %s", sqlite3_errmsg(db->db));
 }
 
 /* Records a push (or, with seq == 0, only the new last_push_db_version). */
@@ -282,11 +283,7 @@ static int push_record(bl_db *db, int64_t expect_cursor, int64_t seq, int64_t hi
                       (long long)expect_cursor, (long long)cursor);
   if (rc == BL_OK && seq > 0) rc = bl__cursor_set(db, db->device_id, seq);
   if (rc == BL_OK) rc = bl__meta_set_int(db, BL_META_LAST_PUSH_DB_VERSION, hi);
-  if (rc == BL_OK) {
-    int64_t rlo, rhi;
-    rc = push_restored(db, &rlo, &rhi);
-    if (rc == BL_OK && rlo <= rhi && rhi <= hi) rc = bl__meta_delete(db, BL_META_RESTORED_DB_VERSIONS);
-  }
+  if (rc == BL_OK) rc = bl__restored_drop_upto(db, hi);
   if (rc == BL_OK) rc = bl__exec(db, "COMMIT");
   if (rc != BL_OK) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
@@ -329,10 +326,12 @@ static int push_guard_fresh(bl_sync_ctx *ctx, int64_t *cursor) {
 
 int bl__push(bl_sync_ctx *ctx) {
   bl_db *db = ctx->db;
-  int64_t cursor = 0, last = 0, rlo = 1, rhi = 0, hi = 0;
+  int64_t cursor = 0, last = 0, hi = 0;
+  bl_range restored[BL_RESTORED_MAX];
+  size_t nrestored = 0;
   int rc = bl__cursor_get(db, db->device_id, &cursor);
   if (rc == BL_OK) rc = bl__meta_get_int(db, BL_META_LAST_PUSH_DB_VERSION, 0, &last);
-  if (rc == BL_OK) rc = push_restored(db, &rlo, &rhi);
+  if (rc == BL_OK) rc = bl__restored_load(db, restored, BL_RESTORED_MAX, &nrestored);
   if (rc != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, rc, "push: %s", bl_errmsg(db));
     return rc;
@@ -350,10 +349,13 @@ int bl__push(bl_sync_ctx *ctx) {
   /* One read transaction: D, the changes and the snapshot agree. */
   push_out cs, snap;
   memset(&snap, 0, sizeof snap);
+  char *not_restored = bl__restored_sql(restored, nrestored);
+  memset(&cs, 0, sizeof cs);
   rc = bl__exec(db, "BEGIN");
-  if (rc == BL_OK) rc = bl__sync_db_version(db, &hi);
+  if (rc == BL_OK) rc = push_high_water(db, last, &hi);
   if (rc == BL_OK) rc = push_open_file(db, &cs, BL_CS_CHANGESET, seq, last, hi);
-  if (rc == BL_OK) rc = push_collect(db, &cs, last, hi, rlo, rhi);
+  if (rc == BL_OK) rc = push_collect(db, &cs, last, hi, not_restored);
+  sqlite3_free(not_restored);
   int64_t count = rc == BL_OK ? bl_cs_writer_count(cs.w) : 0;
   if (rc == BL_OK && count > 0 && want_snapshot) {
     rc = push_open_file(db, &snap, BL_CS_SNAPSHOT, seq, 0, hi);

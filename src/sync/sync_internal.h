@@ -56,7 +56,7 @@ int bl__from_sqlite(int rc);
 #define BL_META_ACTIVE_PROVIDER "active_provider"
 #define BL_META_ACCOUNT_EMAIL "account_email"
 /* db_versions given to changes restored from this device's own folder
- * (bootstrap): "lo hi". They are not pushed again. */
+ * (bootstrap): "lo:hi,lo:hi,..." (restored.c). They are not pushed again. */
 #define BL_META_RESTORED_DB_VERSIONS "restored_db_versions"
 
 /* Runs SQL without results; on error sets db's message. */
@@ -77,6 +77,23 @@ int bl__cursor_set(bl_db *db, const char *device, int64_t seq);
 
 /* crsql_db_version(). */
 int bl__sync_db_version(bl_db *db, int64_t *out);
+
+/* --------------------------------------------------------------- restored.c */
+
+typedef struct bl_range {
+  int64_t lo, hi; /* inclusive */
+} bl_range;
+
+/* Loads up to cap ranges of restored db_versions. */
+int bl__restored_load(bl_db *db, bl_range *out, size_t cap, size_t *n);
+/* Adds [lo, hi] (merging). */
+int bl__restored_add(bl_db *db, int64_t lo, int64_t hi);
+/* Forgets the ranges that lie entirely at or below `upto`. */
+int bl__restored_drop_upto(bl_db *db, int64_t upto);
+/* " AND NOT (db_version BETWEEN lo AND hi)" per range, sqlite3_malloc'ed;
+ * NULL when there is none. */
+char *bl__restored_sql(const bl_range *r, size_t n);
+#define BL_RESTORED_MAX 256
 
 /* ----------------------------------------------------------------- result.c */
 
