@@ -62,9 +62,11 @@ static int fz_on_changes(const bl_cs_change *changes, size_t n, void *payload) {
     }
     int has_bytes = c->val.type == SQLITE_TEXT || c->val.type == SQLITE_BLOB;
     size_t vn = has_bytes ? (size_t)c->val.n : 0;
-    if (c->table_len <= 0 || c->pk_len <= 0 || c->cid_len <= 0 || (has_bytes && (c->val.n < 0 || !c->val.p)))
+    if (c->table_len <= 0 || c->pk_len <= 0 || c->cid_len <= 0 ||
+        (has_bytes && (c->val.n < 0 || !c->val.p)))
       fz_fail("on_changes: a change the reader should have refused");
-    if (c->table[c->table_len] != '\0' || c->cid[c->cid_len] != '\0') fz_fail("names not NUL-terminated");
+    if (c->table[c->table_len] != '\0' || c->cid[c->cid_len] != '\0')
+      fz_fail("names not NUL-terminated");
     size_t total = (size_t)c->table_len + 1 + (size_t)c->pk_len + (size_t)c->cid_len + 1 + vn + 16;
     fz_change *o = &f->ch[f->n++];
     o->buf = malloc(total);
@@ -108,21 +110,27 @@ static int fz_read(const void *p, size_t n, size_t batch, fz_file *f, char **err
 static int fz_value_eq(const bl_cs_value *a, const bl_cs_value *b) {
   if (a->type != b->type) return 0;
   switch (a->type) {
-    case SQLITE_INTEGER: return a->i == b->i;
-    case SQLITE_FLOAT: return memcmp(&a->f, &b->f, sizeof(double)) == 0;
+    case SQLITE_INTEGER:
+      return a->i == b->i;
+    case SQLITE_FLOAT:
+      return memcmp(&a->f, &b->f, sizeof(double)) == 0;
     case SQLITE_TEXT:
-    case SQLITE_BLOB: return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, (size_t)a->n) == 0);
-    case SQLITE_NULL: return 1;
-    default: return 0;
+    case SQLITE_BLOB:
+      return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, (size_t)a->n) == 0);
+    case SQLITE_NULL:
+      return 1;
+    default:
+      return 0;
   }
 }
 
 static int fz_change_eq(const bl_cs_change *a, const bl_cs_change *b) {
   return a->table_len == b->table_len && memcmp(a->table, b->table, (size_t)a->table_len) == 0 &&
-         a->pk_len == b->pk_len && memcmp(a->pk, b->pk, (size_t)a->pk_len) == 0 && a->cid_len == b->cid_len &&
-         memcmp(a->cid, b->cid, (size_t)a->cid_len) == 0 && fz_value_eq(&a->val, &b->val) &&
-         a->col_version == b->col_version && a->db_version == b->db_version && a->cl == b->cl &&
-         a->seq == b->seq && memcmp(a->site_id, b->site_id, 16) == 0;
+         a->pk_len == b->pk_len && memcmp(a->pk, b->pk, (size_t)a->pk_len) == 0 &&
+         a->cid_len == b->cid_len && memcmp(a->cid, b->cid, (size_t)a->cid_len) == 0 &&
+         fz_value_eq(&a->val, &b->val) && a->col_version == b->col_version &&
+         a->db_version == b->db_version && a->cl == b->cl && a->seq == b->seq &&
+         memcmp(a->site_id, b->site_id, 16) == 0;
 }
 
 static int fz_file_eq(const fz_file *a, const fz_file *b) {

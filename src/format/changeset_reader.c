@@ -21,11 +21,10 @@
  * values; yajl callbacks; bl_cs_read.
  */
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sqlite3.h>
 #include <yajl/yajl_parse.h>
 
 #include "backless.h"
@@ -122,9 +121,8 @@ static const struct {
   const char *name;
   int bit;
 } rd_header_keys[] = {
-    {"format", RD_K_FORMAT},     {"version", RD_K_VERSION},
-    {"kind", RD_K_KIND},         {"device", RD_K_DEVICE},
-    {"sequence", RD_K_SEQUENCE}, {"schema_version", RD_K_SCHEMA},
+    {"format", RD_K_FORMAT},   {"version", RD_K_VERSION},   {"kind", RD_K_KIND},
+    {"device", RD_K_DEVICE},   {"sequence", RD_K_SEQUENCE}, {"schema_version", RD_K_SCHEMA},
     {"db_versions", RD_K_DBV},
 };
 
@@ -135,8 +133,8 @@ typedef struct rd {
   const bl_cs_reader_cb *cb;
   size_t batch;
   rd_state st;
-  int depth;  /* JSON nesting: 1 inside the top-level object */
-  int rc;     /* BL_OK until something stops the read */
+  int depth; /* JSON nesting: 1 inside the top-level object */
+  int rc;    /* BL_OK until something stops the read */
   char msg[512];
 
   /* Header. */
@@ -146,7 +144,7 @@ typedef struct rd {
   int format_ok;  /* "format" was "backless" */
   int version_ok; /* "version" was an integer >= 1 */
   int64_t version;
-  int hdr_rc;     /* the first header problem, BL_ECORRUPT, kept until the header ends */
+  int hdr_rc; /* the first header problem, BL_ECORRUPT, kept until the header ends */
   char hdr_msg[256];
   int dbv_n; /* items of "db_versions" met */
   int changes_seen, count_seen;
@@ -161,6 +159,14 @@ typedef struct rd {
   size_t n, cap;
   rd_arena arena;
 } rd;
+
+#if defined(__GNUC__)
+#define RD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RD_PRINTF(f, a)
+#endif
+static int rd_fail(rd *r, const char *fmt, ...) RD_PRINTF(2, 3);
+static void rd_hdr_problem(rd *r, const char *fmt, ...) RD_PRINTF(2, 3);
 
 /* Appends s[0..n) to buf quoted and made printable, at most 40 bytes of it:
  * messages are one line whatever the file holds. */
@@ -183,9 +189,6 @@ static void rd_quote(char *buf, size_t size, const char *s, size_t n) {
 
 /* Stops the read with BL_ECORRUPT and a message; inside "changes" the
  * message names the change. Returns 0, yajl's "cancel". */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
 static int rd_fail(rd *r, const char *fmt, ...) {
   if (r->rc != BL_OK) return 0;
   r->rc = BL_ECORRUPT;
@@ -205,9 +208,6 @@ static int rd_fail(rd *r, const char *fmt, ...) {
 static void rd_skip_rest(rd *r) { r->st = r->depth > 1 ? RD_SKIP : RD_KEY; }
 
 /* Keeps the first header problem (BL_ECORRUPT once the header is judged). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
 static void rd_hdr_problem(rd *r, const char *fmt, ...) {
   if (r->hdr_rc != BL_OK) return;
   r->hdr_rc = BL_ECORRUPT;
@@ -244,16 +244,19 @@ typedef enum rd_ev {
  * before it): judges it. Returns 1 to go on, 0 to stop. */
 static int rd_header_end(rd *r) {
   if (!(r->seen & RD_K_FORMAT)) return rd_fail(r, "not a backless changeset: no \"format\" key");
-  if (!r->format_ok) return rd_fail(r, "not a backless changeset: \"format\" is not \"" BL_FORMAT_NAME "\"");
+  if (!r->format_ok)
+    return rd_fail(r, "not a backless changeset: \"format\" is not \"" BL_FORMAT_NAME "\"");
   if (r->version_ok && r->version > BL_FORMAT_VERSION) {
     r->rc = BL_ESCHEMA;
-    snprintf(r->msg, sizeof r->msg, "changeset format version %lld is newer than this build supports (%d)",
+    snprintf(r->msg, sizeof r->msg,
+             "changeset format version %lld is newer than this build supports (%d)",
              (long long)r->version, BL_FORMAT_VERSION);
     return 0;
   }
   if (r->hdr_rc != BL_OK) return rd_fail(r, "header: %s", r->hdr_msg);
   for (size_t i = 0; i < sizeof rd_header_keys / sizeof rd_header_keys[0]; i++)
-    if (!(r->seen & rd_header_keys[i].bit)) return rd_fail(r, "header: missing \"%s\"", rd_header_keys[i].name);
+    if (!(r->seen & rd_header_keys[i].bit))
+      return rd_fail(r, "header: missing \"%s\"", rd_header_keys[i].name);
   r->h.format_version = (int)r->version;
   return 1;
 }
@@ -287,7 +290,8 @@ static int rd_top_key(rd *r, const char *s, size_t n) {
     return 1;
   }
   rd_quote(q, sizeof q, s, n);
-  if (r->changes_seen) return rd_fail(r, "unexpected key %s after \"changes\" (only \"count\" may follow)", q);
+  if (r->changes_seen)
+    return rd_fail(r, "unexpected key %s after \"changes\" (only \"count\" may follow)", q);
   for (size_t i = 0; i < sizeof rd_header_keys / sizeof rd_header_keys[0]; i++) {
     const char *name = rd_header_keys[i].name;
     if (strlen(name) == n && memcmp(name, s, n) == 0) {
@@ -318,7 +322,8 @@ static int rd_header_value(rd *r, rd_ev ev, const char *s, size_t n) {
   r->st = RD_KEY; /* unless a container starts below */
   switch (r->key) {
     case RD_K_FORMAT:
-      r->format_ok = ev == RD_EV_STRING && n == strlen(BL_FORMAT_NAME) && memcmp(s, BL_FORMAT_NAME, n) == 0;
+      r->format_ok =
+          ev == RD_EV_STRING && n == strlen(BL_FORMAT_NAME) && memcmp(s, BL_FORMAT_NAME, n) == 0;
       break;
     case RD_K_VERSION:
       if (ev == RD_EV_NUMBER && rd_int(s, n, &v) && v >= 1) {
@@ -329,9 +334,12 @@ static int rd_header_value(rd *r, rd_ev ev, const char *s, size_t n) {
       }
       break;
     case RD_K_KIND:
-      if (ev == RD_EV_STRING && n == 9 && memcmp(s, "changeset", 9) == 0) r->h.kind = BL_CS_CHANGESET;
-      else if (ev == RD_EV_STRING && n == 8 && memcmp(s, "snapshot", 8) == 0) r->h.kind = BL_CS_SNAPSHOT;
-      else rd_hdr_problem(r, "kind must be \"changeset\" or \"snapshot\"");
+      if (ev == RD_EV_STRING && n == 9 && memcmp(s, "changeset", 9) == 0)
+        r->h.kind = BL_CS_CHANGESET;
+      else if (ev == RD_EV_STRING && n == 8 && memcmp(s, "snapshot", 8) == 0)
+        r->h.kind = BL_CS_SNAPSHOT;
+      else
+        rd_hdr_problem(r, "kind must be \"changeset\" or \"snapshot\"");
       break;
     case RD_K_DEVICE:
       if (ev == RD_EV_STRING && bl__cs_is_uuid(s, n)) {
@@ -342,12 +350,16 @@ static int rd_header_value(rd *r, rd_ev ev, const char *s, size_t n) {
       }
       break;
     case RD_K_SEQUENCE:
-      if (ev == RD_EV_NUMBER && rd_int(s, n, &v) && v >= 1) r->h.sequence = v;
-      else rd_hdr_problem(r, "sequence must be an integer >= 1");
+      if (ev == RD_EV_NUMBER && rd_int(s, n, &v) && v >= 1)
+        r->h.sequence = v;
+      else
+        rd_hdr_problem(r, "sequence must be an integer >= 1");
       break;
     case RD_K_SCHEMA:
-      if (ev == RD_EV_NUMBER && rd_int(s, n, &v) && v >= 1) r->h.schema_version = v;
-      else rd_hdr_problem(r, "schema_version must be an integer >= 1");
+      if (ev == RD_EV_NUMBER && rd_int(s, n, &v) && v >= 1)
+        r->h.schema_version = v;
+      else
+        rd_hdr_problem(r, "schema_version must be an integer >= 1");
       break;
     case RD_K_DBV:
       if (ev == RD_EV_START_ARRAY) {
@@ -376,8 +388,10 @@ static int rd_dbv(rd *r, rd_ev ev, const char *s, size_t n) {
     rd_skip_rest(r);
     return 1;
   }
-  if (r->dbv_n++ == 0) r->h.db_version_min = v;
-  else r->h.db_version_max = v;
+  if (r->dbv_n++ == 0)
+    r->h.db_version_min = v;
+  else
+    r->h.db_version_max = v;
   return 1;
 }
 
@@ -462,7 +476,8 @@ static int rd_b64(rd *r, const char *s, size_t n, const unsigned char **out, siz
 
 /* A table or column name: non-empty UTF-8 without NUL. */
 static int rd_name(rd *r, const char *s, size_t n, const char **out, int *len) {
-  if (n == 0 || n > INT32_MAX || memchr(s, '\0', n) || !bl__cs_utf8_valid((const unsigned char *)s, n))
+  if (n == 0 || n > INT32_MAX || memchr(s, '\0', n) ||
+      !bl__cs_utf8_valid((const unsigned char *)s, n))
     return rd_fail(r, "%s must be a non-empty UTF-8 string without NUL", rd_item_names[r->item]);
   const unsigned char *p = rd_copy(r, s, n);
   if (!p) return rd_nomem(r);
@@ -504,12 +519,19 @@ static int rd_val(rd *r, rd_ev ev, const char *s, size_t n) {
   int64_t i = 0;
   int k;
   switch (ev) {
-    case RD_EV_NULL: v->type = SQLITE_NULL; return 1;
+    case RD_EV_NULL:
+      v->type = SQLITE_NULL;
+      return 1;
     case RD_EV_NUMBER:
       k = bl__cs_json_int(s, n, &i);
-      if (k == 0) return rd_fail(r, "val is a JSON number with a fraction or exponent; reals are written as {\"r\":\"...\"}");
+      if (k == 0)
+        return rd_fail(r,
+                       "val is a JSON number with a fraction or exponent; reals are written as "
+                       "{\"r\":\"...\"}");
       if (k < 0 || i < -BL__CS_SAFE_INT || i > BL__CS_SAFE_INT)
-        return rd_fail(r, "val is an integer outside +-(2^53-1); such integers are written as {\"i\":\"...\"}");
+        return rd_fail(
+            r,
+            "val is an integer outside +-(2^53-1); such integers are written as {\"i\":\"...\"}");
       v->type = SQLITE_INTEGER;
       v->i = i;
       return 1;
@@ -521,9 +543,12 @@ static int rd_val(rd *r, rd_ev ev, const char *s, size_t n) {
       v->n = (int)n;
       v->type = SQLITE_TEXT;
       return 1;
-    case RD_EV_START_MAP: r->st = RD_TAG_KEY; return 1;
+    case RD_EV_START_MAP:
+      r->st = RD_TAG_KEY;
+      return 1;
     default:
-      return rd_fail(r, "val must be null, a string, an integer or {\"i\"|\"r\"|\"t\"|\"b\": \"...\"}");
+      return rd_fail(
+          r, "val must be null, a string, an integer or {\"i\"|\"r\"|\"t\"|\"b\": \"...\"}");
   }
 }
 
@@ -532,18 +557,20 @@ static int rd_site(rd *r, rd_ev ev, const char *s, size_t n) {
   unsigned char id[16];
   int64_t idx = 0;
   if (ev == RD_EV_STRING) {
-    if (!bl__cs_hex_decode16(s, n, id)) return rd_fail(r, "site must be 32 lowercase hex digits or an index");
+    if (!bl__cs_hex_decode16(s, n, id))
+      return rd_fail(r, "site must be 32 lowercase hex digits or an index");
     idx = bl__cs_sites_find(&r->sites, id);
     if (idx >= 0)
-      return rd_fail(r, "site %.32s was declared before; later changes must use its index %lld", s, (long long)idx);
+      return rd_fail(r, "site %.32s was declared before; later changes must use its index %lld", s,
+                     (long long)idx);
     if (bl__cs_sites_add(&r->sites, id) != BL_OK) return rd_nomem(r);
     r->site_of[r->n] = (uint32_t)(r->sites.n - 1);
     return 1;
   }
   if (ev == RD_EV_NUMBER && rd_int(s, n, &idx) && idx >= 0) {
     if ((uint64_t)idx >= r->sites.n)
-      return rd_fail(r, "site index %lld names no site declared before it (%zu so far)", (long long)idx,
-                     r->sites.n);
+      return rd_fail(r, "site index %lld names no site declared before it (%zu so far)",
+                     (long long)idx, r->sites.n);
     r->site_of[r->n] = (uint32_t)idx;
     return 1;
   }
@@ -560,14 +587,16 @@ static int rd_item(rd *r, rd_ev ev, const char *s, size_t n) {
   if (r->item >= 9) return rd_fail(r, "has more than 9 items");
   switch (r->item) {
     case 0:
-      if (ev != RD_EV_STRING) return rd_fail(r, "table must be a non-empty UTF-8 string without NUL");
+      if (ev != RD_EV_STRING)
+        return rd_fail(r, "table must be a non-empty UTF-8 string without NUL");
       if (!rd_name(r, s, n, &c->table, &c->table_len)) return 0;
       break;
     case 1:
       if (ev != RD_EV_STRING) return rd_fail(r, "pk must be a non-empty base64 string");
       ok = rd_b64(r, s, n, &c->pk, &len);
       if (ok < 0) return rd_nomem(r);
-      if (!ok || len == 0 || len > INT32_MAX) return rd_fail(r, "pk must be a non-empty base64 string");
+      if (!ok || len == 0 || len > INT32_MAX)
+        return rd_fail(r, "pk must be a non-empty base64 string");
       c->pk_len = (int)len;
       break;
     case 2:
@@ -584,10 +613,14 @@ static int rd_item(rd *r, rd_ev ev, const char *s, size_t n) {
     default: /* 4 col_version, 5 db_version, 7 cl, 8 seq */
       if (ev != RD_EV_NUMBER || !rd_int(s, n, &v) || v < 0)
         return rd_fail(r, "%s must be an integer >= 0", rd_item_names[r->item]);
-      if (r->item == 4) c->col_version = v;
-      else if (r->item == 5) c->db_version = v;
-      else if (r->item == 7) c->cl = v;
-      else c->seq = v;
+      if (r->item == 4)
+        c->col_version = v;
+      else if (r->item == 5)
+        c->db_version = v;
+      else if (r->item == 7)
+        c->cl = v;
+      else
+        c->seq = v;
       break;
   }
   r->item++;
@@ -601,8 +634,10 @@ static int rd_event(rd *r, rd_ev ev, const char *s, size_t n) {
   char q[64];
   int64_t v = 0;
   if (r->rc != BL_OK) return 0;
-  if (ev == RD_EV_START_MAP || ev == RD_EV_START_ARRAY) r->depth++;
-  else if (ev == RD_EV_END_MAP || ev == RD_EV_END_ARRAY) r->depth--;
+  if (ev == RD_EV_START_MAP || ev == RD_EV_START_ARRAY)
+    r->depth++;
+  else if (ev == RD_EV_END_MAP || ev == RD_EV_END_ARRAY)
+    r->depth--;
 
   switch (r->st) {
     case RD_TOP:
@@ -617,8 +652,10 @@ static int rd_event(rd *r, rd_ev ev, const char *s, size_t n) {
         return rd_fail(r, "header: a value is nested more than %d deep", RD_MAX_SKIP_DEPTH);
       if (r->depth == 1) r->st = RD_KEY;
       return 1;
-    case RD_HDR_VALUE: return rd_header_value(r, ev, s, n);
-    case RD_DBV: return rd_dbv(r, ev, s, n);
+    case RD_HDR_VALUE:
+      return rd_header_value(r, ev, s, n);
+    case RD_DBV:
+      return rd_dbv(r, ev, s, n);
     case RD_CHANGES:
       if (ev != RD_EV_START_ARRAY) return rd_fail(r, "\"changes\" must be an array");
       r->st = RD_ARRAY;
@@ -630,7 +667,8 @@ static int rd_event(rd *r, rd_ev ev, const char *s, size_t n) {
         return rd_deliver(r);
       }
       return rd_fail(r, "must be an array of 9 items");
-    case RD_ITEM: return rd_item(r, ev, s, n);
+    case RD_ITEM:
+      return rd_item(r, ev, s, n);
     case RD_TAG_KEY:
       if (ev == RD_EV_KEY && n == 1 && (s[0] == 'i' || s[0] == 'r' || s[0] == 't' || s[0] == 'b')) {
         r->tag = s[0];
@@ -653,12 +691,15 @@ static int rd_event(rd *r, rd_ev ev, const char *s, size_t n) {
       r->st = RD_ITEM;
       return 1;
     case RD_COUNT:
-      if (ev != RD_EV_NUMBER || !rd_int(s, n, &v)) return rd_fail(r, "\"count\" must be an integer");
+      if (ev != RD_EV_NUMBER || !rd_int(s, n, &v))
+        return rd_fail(r, "\"count\" must be an integer");
       if (v != r->index)
-        return rd_fail(r, "\"count\" is %lld but the file has %lld changes", (long long)v, (long long)r->index);
+        return rd_fail(r, "\"count\" is %lld but the file has %lld changes", (long long)v,
+                       (long long)r->index);
       r->st = RD_KEY;
       return 1;
-    case RD_DONE: return rd_fail(r, "data after the end of the object");
+    case RD_DONE:
+      return rd_fail(r, "data after the end of the object");
   }
   return rd_fail(r, "internal error: bad reader state");
 }
@@ -667,7 +708,9 @@ static int rd_event(rd *r, rd_ev ev, const char *s, size_t n) {
 
 static int rd_cb_null(void *ctx) { return rd_event(ctx, RD_EV_NULL, NULL, 0); }
 static int rd_cb_boolean(void *ctx, int b) { return rd_event(ctx, RD_EV_BOOL, NULL, (size_t)b); }
-static int rd_cb_number(void *ctx, const char *s, size_t n) { return rd_event(ctx, RD_EV_NUMBER, s, n); }
+static int rd_cb_number(void *ctx, const char *s, size_t n) {
+  return rd_event(ctx, RD_EV_NUMBER, s, n);
+}
 static int rd_cb_string(void *ctx, const unsigned char *s, size_t n) {
   return rd_event(ctx, RD_EV_STRING, (const char *)s, n);
 }
@@ -680,8 +723,9 @@ static int rd_cb_start_array(void *ctx) { return rd_event(ctx, RD_EV_START_ARRAY
 static int rd_cb_end_array(void *ctx) { return rd_event(ctx, RD_EV_END_ARRAY, NULL, 0); }
 
 static const yajl_callbacks rd_callbacks = {
-    rd_cb_null,     rd_cb_boolean,   NULL,          NULL,         rd_cb_number,      rd_cb_string,
-    rd_cb_start_map, rd_cb_map_key, rd_cb_end_map, rd_cb_start_array, rd_cb_end_array,
+    rd_cb_null,      rd_cb_boolean,   NULL,          NULL,          rd_cb_number,
+    rd_cb_string,    rd_cb_start_map, rd_cb_map_key, rd_cb_end_map, rd_cb_start_array,
+    rd_cb_end_array,
 };
 
 /* ---------------------------------------------------------------- bl_cs_read */

@@ -19,10 +19,9 @@
  * Divided into: output plumbing; checks; values; the public functions.
  */
 #include <math.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sqlite3.h>
 #include <yajl/yajl_gen.h>
 
 #include "backless.h"
@@ -36,8 +35,8 @@ struct bl_cs_writer {
   yajl_gen gc; /* one change, reset after each */
   bl__cs_sites sites;
   int64_t count;
-  int err;      /* sticky: BL_EIO after a failed write, BL_ERROR after a generator error */
-  int finished; /* bl_cs_writer_finish was called */
+  int err;       /* sticky: BL_EIO after a failed write, BL_ERROR after a generator error */
+  int finished;  /* bl_cs_writer_finish was called */
   char *scratch; /* base64 and number text */
   size_t scratch_size;
 };
@@ -62,7 +61,9 @@ static void writer_str(bl_cs_writer *w, yajl_gen g, const char *s, size_t n) {
   writer_gen(w, yajl_gen_string(g, (const unsigned char *)s, n));
 }
 
-static void writer_cstr(bl_cs_writer *w, yajl_gen g, const char *s) { writer_str(w, g, s, strlen(s)); }
+static void writer_cstr(bl_cs_writer *w, yajl_gen g, const char *s) {
+  writer_str(w, g, s, strlen(s));
+}
 
 /* Makes scratch at least `size` bytes. BL_OK or BL_ENOMEM. */
 static int writer_scratch(bl_cs_writer *w, size_t size) {
@@ -79,21 +80,28 @@ static int writer_scratch(bl_cs_writer *w, size_t size) {
 /* 1 when s[0..n) is a name a reader accepts: non-empty UTF-8 without NUL
  * (table and column names reach SQL and C strings). */
 static int writer_name_ok(const char *s, int n) {
-  return s && n > 0 && !memchr(s, '\0', (size_t)n) && bl__cs_utf8_valid((const unsigned char *)s, (size_t)n);
+  return s && n > 0 && !memchr(s, '\0', (size_t)n) &&
+         bl__cs_utf8_valid((const unsigned char *)s, (size_t)n);
 }
 
 static int writer_check_header(const bl_cs_header *h) {
   if (h->format_version != BL_FORMAT_VERSION)
-    return bl__set_tls_error(BL_EMISUSE, "changeset header: format_version is %d, this build writes %d",
+    return bl__set_tls_error(BL_EMISUSE,
+                             "changeset header: format_version is %d, this build writes %d",
                              h->format_version, BL_FORMAT_VERSION);
   if (h->kind != BL_CS_CHANGESET && h->kind != BL_CS_SNAPSHOT)
-    return bl__set_tls_error(BL_EMISUSE, "changeset header: kind must be BL_CS_CHANGESET or BL_CS_SNAPSHOT");
-  if (memchr(h->device, '\0', sizeof h->device) == NULL || !bl__cs_is_uuid(h->device, strlen(h->device)))
+    return bl__set_tls_error(BL_EMISUSE,
+                             "changeset header: kind must be BL_CS_CHANGESET or BL_CS_SNAPSHOT");
+  if (memchr(h->device, '\0', sizeof h->device) == NULL ||
+      !bl__cs_is_uuid(h->device, strlen(h->device)))
     return bl__set_tls_error(BL_EMISUSE, "changeset header: device must be a lowercase UUID");
-  if (h->sequence < 1) return bl__set_tls_error(BL_EMISUSE, "changeset header: sequence must be >= 1");
-  if (h->schema_version < 1) return bl__set_tls_error(BL_EMISUSE, "changeset header: schema_version must be >= 1");
+  if (h->sequence < 1)
+    return bl__set_tls_error(BL_EMISUSE, "changeset header: sequence must be >= 1");
+  if (h->schema_version < 1)
+    return bl__set_tls_error(BL_EMISUSE, "changeset header: schema_version must be >= 1");
   if (h->db_version_min < 0 || h->db_version_min > h->db_version_max)
-    return bl__set_tls_error(BL_EMISUSE, "changeset header: db_versions must satisfy 0 <= min <= max");
+    return bl__set_tls_error(BL_EMISUSE,
+                             "changeset header: db_versions must satisfy 0 <= min <= max");
   return BL_OK;
 }
 
@@ -101,25 +109,30 @@ static int writer_check_change(const bl_cs_change *c) {
   if (!c) return bl__set_tls_error(BL_EMISUSE, "change: NULL");
   if (!writer_name_ok(c->table, c->table_len))
     return bl__set_tls_error(BL_EMISUSE, "change: table must be non-empty UTF-8 without NUL");
-  if (!c->pk || c->pk_len <= 0) return bl__set_tls_error(BL_EMISUSE, "change: pk must be non-empty");
+  if (!c->pk || c->pk_len <= 0)
+    return bl__set_tls_error(BL_EMISUSE, "change: pk must be non-empty");
   if (!writer_name_ok(c->cid, c->cid_len))
     return bl__set_tls_error(BL_EMISUSE, "change: cid must be non-empty UTF-8 without NUL");
   const bl_cs_value *v = &c->val;
   switch (v->type) {
     case SQLITE_NULL:
-    case SQLITE_INTEGER: break;
+    case SQLITE_INTEGER:
+      break;
     case SQLITE_FLOAT:
-      if (isnan(v->f)) return bl__set_tls_error(BL_EMISUSE, "change: val is a NaN, which SQLite never stores");
+      if (isnan(v->f))
+        return bl__set_tls_error(BL_EMISUSE, "change: val is a NaN, which SQLite never stores");
       break;
     case SQLITE_TEXT:
     case SQLITE_BLOB:
       if (v->n < 0 || (v->n > 0 && !v->p))
         return bl__set_tls_error(BL_EMISUSE, "change: val has a negative length or no bytes");
       break;
-    default: return bl__set_tls_error(BL_EMISUSE, "change: val has unknown type %d", v->type);
+    default:
+      return bl__set_tls_error(BL_EMISUSE, "change: val has unknown type %d", v->type);
   }
   if (c->col_version < 0 || c->db_version < 0 || c->cl < 0 || c->seq < 0)
-    return bl__set_tls_error(BL_EMISUSE, "change: col_version, db_version, cl and seq must be >= 0");
+    return bl__set_tls_error(BL_EMISUSE,
+                             "change: col_version, db_version, cl and seq must be >= 0");
   if (!c->site_id) return bl__set_tls_error(BL_EMISUSE, "change: site_id is NULL");
   return BL_OK;
 }
@@ -170,8 +183,12 @@ static void writer_value(bl_cs_writer *w, const bl_cs_value *v) {
       }
       writer_b64_tagged(w, "t", p, (size_t)v->n);
       return;
-    case SQLITE_BLOB: writer_b64_tagged(w, "b", p, (size_t)v->n); return;
-    default: writer_gen(w, yajl_gen_null(w->gc)); return;
+    case SQLITE_BLOB:
+      writer_b64_tagged(w, "b", p, (size_t)v->n);
+      return;
+    default:
+      writer_gen(w, yajl_gen_null(w->gc));
+      return;
   }
 }
 
@@ -230,7 +247,8 @@ done:
 }
 
 int bl_cs_writer_add(bl_cs_writer *w, const bl_cs_change *c) {
-  if (!w || w->finished) return bl__set_tls_error(BL_EMISUSE, "bl_cs_writer_add: writer is NULL or finished");
+  if (!w || w->finished)
+    return bl__set_tls_error(BL_EMISUSE, "bl_cs_writer_add: writer is NULL or finished");
   if (w->err) return w->err;
   int rc = writer_check_change(c);
   if (rc != BL_OK) return rc;
@@ -275,7 +293,8 @@ int bl_cs_writer_add(bl_cs_writer *w, const bl_cs_change *c) {
 }
 
 int bl_cs_writer_finish(bl_cs_writer *w) {
-  if (!w || w->finished) return bl__set_tls_error(BL_EMISUSE, "bl_cs_writer_finish: writer is NULL or finished");
+  if (!w || w->finished)
+    return bl__set_tls_error(BL_EMISUSE, "bl_cs_writer_finish: writer is NULL or finished");
   w->finished = 1;
   if (w->err) return bl__set_tls_error(w->err, "a write of the changeset failed");
   writer_raw(w, "\n");

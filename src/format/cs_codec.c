@@ -10,10 +10,9 @@
  */
 #include <locale.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "backless.h"
 #include "format/cs_internal.h"
@@ -34,12 +33,16 @@ int bl__cs_utf8_valid(const unsigned char *p, size_t n) {
       need = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
       need = 2;
-      if (c == 0xE0) lo = 0xA0;      /* overlong below U+0800 */
-      else if (c == 0xED) hi = 0x9F; /* surrogates U+D800..DFFF */
+      if (c == 0xE0)
+        lo = 0xA0; /* overlong below U+0800 */
+      else if (c == 0xED)
+        hi = 0x9F; /* surrogates U+D800..DFFF */
     } else if (c >= 0xF0 && c <= 0xF4) {
       need = 3;
-      if (c == 0xF0) lo = 0x90;      /* overlong below U+10000 */
-      else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+      if (c == 0xF0)
+        lo = 0x90; /* overlong below U+10000 */
+      else if (c == 0xF4)
+        hi = 0x8F; /* above U+10FFFF */
     } else {
       return 0; /* continuation byte, C0/C1 (overlong) or F5..FF */
     }
@@ -107,8 +110,8 @@ int bl__cs_b64_decode(const char *s, size_t n, unsigned char *out, size_t *out_l
    * character outside the alphabet (NUL included) when b64_end is NULL. */
   size_t len = 0;
   if (n % 4 != 0) return 0;
-  if (sodium_base642bin(out, n / 4 * 3, s, n, NULL, &len, NULL,
-                        sodium_base64_VARIANT_ORIGINAL) != 0)
+  if (sodium_base642bin(out, n / 4 * 3, s, n, NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) !=
+      0)
     return 0;
   *out_len = len;
   return 1;
@@ -212,12 +215,16 @@ static int codec_digits(const char *s, size_t i, size_t n, int neg, int64_t *out
   for (; i < n; i++) {
     if (s[i] < '0' || s[i] > '9') return 0;
     unsigned d = (unsigned)(s[i] - '0');
-    if (v > (limit - d) / 10) overflow = 1; /* keep scanning: syntax first */
-    else v = v * 10 + d;
+    if (v > (limit - d) / 10)
+      overflow = 1; /* keep scanning: syntax first */
+    else
+      v = v * 10 + d;
   }
   if (overflow) return -1;
-  if (neg) *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-  else *out = (int64_t)v;
+  if (neg)
+    *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+  else
+    *out = (int64_t)v;
   return 1;
 }
 

@@ -21,8 +21,10 @@
 
 static const char *names_prefix(bl_cs_kind kind) {
   switch (kind) {
-    case BL_CS_CHANGESET: return "cs-";
-    case BL_CS_SNAPSHOT: return "snapshot-";
+    case BL_CS_CHANGESET:
+      return "cs-";
+    case BL_CS_SNAPSHOT:
+      return "snapshot-";
   }
   return NULL;
 }

@@ -9,8 +9,9 @@
 #include "harness.h"
 #include "helpers.h"
 
-#define HDR_KEYS                                                                                   \
-  "\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE "\"," \
+#define HDR_KEYS                                                                          \
+  "\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE \
+  "\","                                                                                   \
   "\"sequence\":1,\"schema_version\":1,\"db_versions\":[0,1]"
 #define FILE_OF(changes, count) "{" HDR_KEYS ",\"changes\":[" changes "],\"count\":" count "}"
 #define SITE0 "\"000102030405060708090a0b0c0d0e0f\""
@@ -34,15 +35,17 @@ static const err_case header_cases[] = {
     {"[]", BL_ECORRUPT, "not a backless changeset: not a JSON object"},
     {"\"backless\"", BL_ECORRUPT, "not a backless changeset: not a JSON object"},
     {"{}", BL_ECORRUPT, "not a backless changeset: no \"format\" key"},
-    {"{\"version\":1,\"changes\":[],\"count\":0}", BL_ECORRUPT, "not a backless changeset: no \"format\" key"},
+    {"{\"version\":1,\"changes\":[],\"count\":0}", BL_ECORRUPT,
+     "not a backless changeset: no \"format\" key"},
     {"{\"format\":\"other\",\"version\":1,\"changes\":[],\"count\":0}", BL_ECORRUPT,
      "not a backless changeset: \"format\" is not \"backless\""},
     {"{\"format\":[\"backless\"],\"changes\":[],\"count\":0}", BL_ECORRUPT,
      "not a backless changeset: \"format\" is not \"backless\""},
     /* Newer versions: BL_ESCHEMA, even with keys and values unknown here. */
-    {"{\"format\":\"backless\",\"version\":2,\"kind\":\"changeset\",\"changes\":[],\"count\":0}", BL_ESCHEMA,
-     "changeset format version 2 is newer than this build supports (1)"},
-    {"{\"format\":\"backless\",\"compression\":{\"algo\":[\"zstd\",3]},\"kind\":\"delta\",\"version\":17,"
+    {"{\"format\":\"backless\",\"version\":2,\"kind\":\"changeset\",\"changes\":[],\"count\":0}",
+     BL_ESCHEMA, "changeset format version 2 is newer than this build supports (1)"},
+    {"{\"format\":\"backless\",\"compression\":{\"algo\":[\"zstd\",3]},\"kind\":\"delta\","
+     "\"version\":17,"
      "\"changes\":{\"new\":\"layout\"}}",
      BL_ESCHEMA, "changeset format version 17 is newer than this build supports (1)"},
     {"{\"version\":9223372036854775807,\"format\":\"backless\",\"changes\":[]}", BL_ESCHEMA,
@@ -57,9 +60,10 @@ static const err_case header_cases[] = {
      "header: version must be an integer >= 1"},
     {"{\"format\":\"backless\",\"version\":\"1\",\"changes\":[],\"count\":0}", BL_ECORRUPT,
      "header: version must be an integer >= 1"},
-    {"{\"format\":\"backless\",\"version\":99999999999999999999,\"changes\":[],\"count\":0}", BL_ECORRUPT,
-     "header: version must be an integer >= 1"},
-    {"{" HDR_KEYS ",\"extra\":1,\"changes\":[],\"count\":0}", BL_ECORRUPT, "header: unknown key \"extra\""},
+    {"{\"format\":\"backless\",\"version\":99999999999999999999,\"changes\":[],\"count\":0}",
+     BL_ECORRUPT, "header: version must be an integer >= 1"},
+    {"{" HDR_KEYS ",\"extra\":1,\"changes\":[],\"count\":0}", BL_ECORRUPT,
+     "header: unknown key \"extra\""},
     {"{\"extra\\n\\u0000\":{\"a\":[1,{}]}," HDR_KEYS ",\"changes\":[],\"count\":0}", BL_ECORRUPT,
      "header: unknown key \"extra??\""},
     {"{" HDR_KEYS ",\"sequence\":2,\"changes\":[],\"count\":0}", BL_ECORRUPT,
@@ -69,10 +73,13 @@ static const err_case header_cases[] = {
     {"{\"format\":\"backless\",\"version\":1,\"kind\":\"delta\",\"device\":\"" FMT_DEVICE
      "\",\"sequence\":1,\"schema_version\":1,\"db_versions\":[0,1],\"changes\":[],\"count\":0}",
      BL_ECORRUPT, "header: kind must be \"changeset\" or \"snapshot\""},
-    {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"0F8E3F52-9C1D-4B7A-8E2F-"
-     "3A5B6C7D8E9F\",\"sequence\":1,\"schema_version\":1,\"db_versions\":[0,1],\"changes\":[],\"count\":0}",
+    {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"0F8E3F52-9C1D-"
+     "4B7A-8E2F-"
+     "3A5B6C7D8E9F\",\"sequence\":1,\"schema_version\":1,\"db_versions\":[0,1],\"changes\":[],"
+     "\"count\":0}",
      BL_ECORRUPT, "header: device must be a lowercase UUID"},
-    {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"0f8e3f529c1d4b7a8e2f3a5b6c7d8e9f"
+    {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":"
+     "\"0f8e3f529c1d4b7a8e2f3a5b6c7d8e9f"
      "\",\"sequence\":1,\"schema_version\":1,\"db_versions\":[0,1],\"changes\":[],\"count\":0}",
      BL_ECORRUPT, "header: device must be a lowercase UUID"},
     {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE
@@ -87,10 +94,12 @@ static const err_case header_cases[] = {
     {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE
      "\",\"sequence\":1,\"schema_version\":null,\"db_versions\":[0,1],\"changes\":[],\"count\":0}",
      BL_ECORRUPT, "header: schema_version must be an integer >= 1"},
-#define DBV_CASE(dbv)                                                                          \
-  {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE \
-   "\",\"sequence\":1,\"schema_version\":1,\"db_versions\":" dbv ",\"changes\":[],\"count\":0}", \
-   BL_ECORRUPT, "header: db_versions must be [min, max] with 0 <= min <= max"}
+#define DBV_CASE(dbv)                                                                             \
+  {                                                                                               \
+    "{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE      \
+    "\",\"sequence\":1,\"schema_version\":1,\"db_versions\":" dbv ",\"changes\":[],\"count\":0}", \
+        BL_ECORRUPT, "header: db_versions must be [min, max] with 0 <= min <= max"                \
+  }
     DBV_CASE("[2,1]"),
     DBV_CASE("[1]"),
     DBV_CASE("[]"),
@@ -100,7 +109,8 @@ static const err_case header_cases[] = {
     DBV_CASE("[1,[2]]"),
     DBV_CASE("\"0-1\""),
     DBV_CASE("{\"min\":0}"),
-    {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"sequence\":1,\"schema_version\":1,"
+    {"{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"sequence\":1,\"schema_"
+     "version\":1,"
      "\"db_versions\":[0,1],\"changes\":[],\"count\":0}",
      BL_ECORRUPT, "header: missing \"device\""},
     {"{" HDR_KEYS "}", BL_ECORRUPT, "missing \"changes\""},
@@ -111,29 +121,37 @@ static const err_case header_cases[] = {
     {FILE_OF(CH("1"), "2"), BL_ECORRUPT, "\"count\" is 2 but the file has 1 changes"},
     {FILE_OF("", "1.0"), BL_ECORRUPT, "\"count\" must be an integer"},
     {FILE_OF("", "\"0\""), BL_ECORRUPT, "\"count\" must be an integer"},
-    {"{" HDR_KEYS ",\"changes\":[],\"count\":0,\"count\":0}", BL_ECORRUPT, "duplicate key \"count\""},
-    {"{" HDR_KEYS ",\"changes\":[],\"changes\":[],\"count\":0}", BL_ECORRUPT, "duplicate key \"changes\""},
+    {"{" HDR_KEYS ",\"changes\":[],\"count\":0,\"count\":0}", BL_ECORRUPT,
+     "duplicate key \"count\""},
+    {"{" HDR_KEYS ",\"changes\":[],\"changes\":[],\"count\":0}", BL_ECORRUPT,
+     "duplicate key \"changes\""},
     {"{" HDR_KEYS ",\"changes\":[],\"extra\":1,\"count\":0}", BL_ECORRUPT,
      "unexpected key \"extra\" after \"changes\" (only \"count\" may follow)"},
     {"{" HDR_KEYS ",\"changes\":[],\"count\":0,\"version\":1}", BL_ECORRUPT,
      "unexpected key \"version\" after \"changes\" (only \"count\" may follow)"},
-    {FILE_OF("", "0") " x", BL_ECORRUPT, "invalid JSON near byte 177: parse error: trailing garbage"},
-    {FILE_OF("", "0") "{}", BL_ECORRUPT, "invalid JSON near byte 176: parse error: trailing garbage"},
+    {FILE_OF("", "0") " x", BL_ECORRUPT,
+     "invalid JSON near byte 177: parse error: trailing garbage"},
+    {FILE_OF("", "0") "{}", BL_ECORRUPT,
+     "invalid JSON near byte 176: parse error: trailing garbage"},
     {"{" HDR_KEYS ",\"changes\":[],\"count\":0", BL_ECORRUPT,
      "invalid JSON near byte 174: parse error: premature EOF"},
     {"{\"format\":\"backless\",,}", BL_ECORRUPT,
      "invalid JSON near byte 22: parse error: invalid object key (must be a string)"},
     {"{\"format\":\"backless\" /* c */}", BL_ECORRUPT,
-     "invalid JSON near byte 21: lexical error: probable comment found in input text, comments are not enabled."},
-    {"\xef\xbb\xbf{}", BL_ECORRUPT, "invalid JSON near byte 1: lexical error: invalid char in json text."},
+     "invalid JSON near byte 21: lexical error: probable comment found in input text, comments are "
+     "not enabled."},
+    {"\xef\xbb\xbf{}", BL_ECORRUPT,
+     "invalid JSON near byte 1: lexical error: invalid char in json text."},
 };
 
 static const err_case change_cases[] = {
     {ONE("1"), BL_ECORRUPT, "change 0: must be an array of 9 items"},
     {ONE("{}"), BL_ECORRUPT, "change 0: must be an array of 9 items"},
-    {ONE("[\"t\",\"AQkB\",\"c\",1,1,2," SITE0 ",1]"), BL_ECORRUPT, "change 0: has 8 items, expected 9"},
+    {ONE("[\"t\",\"AQkB\",\"c\",1,1,2," SITE0 ",1]"), BL_ECORRUPT,
+     "change 0: has 8 items, expected 9"},
     {ONE("[]"), BL_ECORRUPT, "change 0: has 0 items, expected 9"},
-    {ONE("[\"t\",\"AQkB\",\"c\",1,1,2," SITE0 ",1,0,0]"), BL_ECORRUPT, "change 0: has more than 9 items"},
+    {ONE("[\"t\",\"AQkB\",\"c\",1,1,2," SITE0 ",1,0,0]"), BL_ECORRUPT,
+     "change 0: has more than 9 items"},
     {ONE(CH9("\"\"", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE0, "1", "0")), BL_ECORRUPT,
      "change 0: table must be a non-empty UTF-8 string without NUL"},
     {ONE(CH9("5", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE0, "1", "0")), BL_ECORRUPT,
@@ -165,15 +183,20 @@ static const err_case change_cases[] = {
     {ONE(CH("[1]")), BL_ECORRUPT,
      "change 0: val must be null, a string, an integer or {\"i\"|\"r\"|\"t\"|\"b\": \"...\"}"},
     {ONE(CH("1.5")), BL_ECORRUPT,
-     "change 0: val is a JSON number with a fraction or exponent; reals are written as {\"r\":\"...\"}"},
+     "change 0: val is a JSON number with a fraction or exponent; reals are written as "
+     "{\"r\":\"...\"}"},
     {ONE(CH("1e2")), BL_ECORRUPT,
-     "change 0: val is a JSON number with a fraction or exponent; reals are written as {\"r\":\"...\"}"},
+     "change 0: val is a JSON number with a fraction or exponent; reals are written as "
+     "{\"r\":\"...\"}"},
     {ONE(CH("9007199254740992")), BL_ECORRUPT,
-     "change 0: val is an integer outside +-(2^53-1); such integers are written as {\"i\":\"...\"}"},
+     "change 0: val is an integer outside +-(2^53-1); such integers are written as "
+     "{\"i\":\"...\"}"},
     {ONE(CH("-9007199254740992")), BL_ECORRUPT,
-     "change 0: val is an integer outside +-(2^53-1); such integers are written as {\"i\":\"...\"}"},
+     "change 0: val is an integer outside +-(2^53-1); such integers are written as "
+     "{\"i\":\"...\"}"},
     {ONE(CH("123456789012345678901234567890")), BL_ECORRUPT,
-     "change 0: val is an integer outside +-(2^53-1); such integers are written as {\"i\":\"...\"}"},
+     "change 0: val is an integer outside +-(2^53-1); such integers are written as "
+     "{\"i\":\"...\"}"},
     {ONE(CH("\"\xc0\x80\"")), BL_ECORRUPT,
      "change 0: val is not valid UTF-8; such text is written as {\"t\":\"<base64>\"}"},
     {ONE(CH("\"\xed\xa0\x80\"")), BL_ECORRUPT,
@@ -186,12 +209,17 @@ static const err_case change_cases[] = {
      "change 0: val has unknown tag \"x\" (expected \"i\", \"r\", \"t\" or \"b\")"},
     {ONE(CH("{\"ii\":\"1\"}")), BL_ECORRUPT,
      "change 0: val has unknown tag \"ii\" (expected \"i\", \"r\", \"t\" or \"b\")"},
-    {ONE(CH("{}")), BL_ECORRUPT, "change 0: val {} must have one key, \"i\", \"r\", \"t\" or \"b\""},
-    {ONE(CH("{\"i\":\"1\",\"r\":\"2\"}")), BL_ECORRUPT, "change 0: val {...} must have exactly one key"},
+    {ONE(CH("{}")), BL_ECORRUPT,
+     "change 0: val {} must have one key, \"i\", \"r\", \"t\" or \"b\""},
+    {ONE(CH("{\"i\":\"1\",\"r\":\"2\"}")), BL_ECORRUPT,
+     "change 0: val {...} must have exactly one key"},
     {ONE(CH("{\"i\":1}")), BL_ECORRUPT, "change 0: val {\"i\": ...} must be a string"},
     {ONE(CH("{\"b\":null}")), BL_ECORRUPT, "change 0: val {\"b\": ...} must be a string"},
-#define I_CASE(s) \
-  {ONE(CH("{\"i\":\"" s "\"}")), BL_ECORRUPT, "change 0: val {\"i\": ...} must be a decimal int64 without leading zeros"}
+#define I_CASE(s)                                                                  \
+  {                                                                                \
+    ONE(CH("{\"i\":\"" s "\"}")), BL_ECORRUPT,                                     \
+        "change 0: val {\"i\": ...} must be a decimal int64 without leading zeros" \
+  }
     I_CASE(""),
     I_CASE("01"),
     I_CASE("-0"),
@@ -201,8 +229,11 @@ static const err_case change_cases[] = {
     I_CASE("9223372036854775808"),
     I_CASE("-9223372036854775809"),
     I_CASE("0x10"),
-#define R_CASE(s) \
-  {ONE(CH("{\"r\":\"" s "\"}")), BL_ECORRUPT, "change 0: val {\"r\": ...} must be a finite JSON number, \"inf\" or \"-inf\""}
+#define R_CASE(s)                                                                      \
+  {                                                                                    \
+    ONE(CH("{\"r\":\"" s "\"}")), BL_ECORRUPT,                                         \
+        "change 0: val {\"r\": ...} must be a finite JSON number, \"inf\" or \"-inf\"" \
+  }
     R_CASE("nan"),
     R_CASE("NaN"),
     R_CASE("Infinity"),
@@ -219,8 +250,10 @@ static const err_case change_cases[] = {
     R_CASE(""),
     R_CASE("1,5"),
     R_CASE("0.00000000000000000000000000000000000000000000000000000000000000000001"),
-    {ONE(CH("{\"b\":\"*\"}")), BL_ECORRUPT, "change 0: val {\"b\": ...} must be base64 with padding"},
-    {ONE(CH("{\"t\":\"YQ\"}")), BL_ECORRUPT, "change 0: val {\"t\": ...} must be base64 with padding"},
+    {ONE(CH("{\"b\":\"*\"}")), BL_ECORRUPT,
+     "change 0: val {\"b\": ...} must be base64 with padding"},
+    {ONE(CH("{\"t\":\"YQ\"}")), BL_ECORRUPT,
+     "change 0: val {\"t\": ...} must be base64 with padding"},
     {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "-1", "2", SITE0, "1", "0")), BL_ECORRUPT,
      "change 0: col_version must be an integer >= 0"},
     {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "\"2\"", SITE0, "1", "0")), BL_ECORRUPT,
@@ -229,13 +262,15 @@ static const err_case change_cases[] = {
      "change 0: cl must be an integer >= 0"},
     {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE0, "1", "1e2")), BL_ECORRUPT,
      "change 0: seq must be an integer >= 0"},
-    {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE0, "1", "9223372036854775808")), BL_ECORRUPT,
-     "change 0: seq must be an integer >= 0"},
+    {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE0, "1", "9223372036854775808")),
+     BL_ECORRUPT, "change 0: seq must be an integer >= 0"},
     {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "null", "2", SITE0, "1", "0")), BL_ECORRUPT,
      "change 0: col_version must be an integer >= 0"},
-    {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "\"000102030405060708090A0B0C0D0E0F\"", "1", "0")),
+    {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "\"000102030405060708090A0B0C0D0E0F\"",
+             "1", "0")),
      BL_ECORRUPT, "change 0: site must be 32 lowercase hex digits or an index"},
-    {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "\"000102030405060708090a0b0c0d0e\"", "1", "0")),
+    {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "\"000102030405060708090a0b0c0d0e\"", "1",
+             "0")),
      BL_ECORRUPT, "change 0: site must be 32 lowercase hex digits or an index"},
     {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "0", "1", "0")), BL_ECORRUPT,
      "change 0: site index 0 names no site declared before it (0 so far)"},
@@ -245,13 +280,17 @@ static const err_case change_cases[] = {
      "change 0: site must be 32 lowercase hex digits or an index"},
     {ONE(CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "null", "1", "0")), BL_ECORRUPT,
      "change 0: site must be 32 lowercase hex digits or an index"},
-    {FILE_OF(CH("1") "," CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE1, "1", "0") "," CH("2"), "3"),
+    {FILE_OF(
+         CH("1") "," CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", SITE1, "1", "0") "," CH("2"),
+         "3"),
      BL_ECORRUPT,
-     "change 2: site 000102030405060708090a0b0c0d0e0f was declared before; later changes must use its index 0"},
-    {FILE_OF(CH("1") "," CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "1", "1", "0"), "2"), BL_ECORRUPT,
-     "change 1: site index 1 names no site declared before it (1 so far)"},
+     "change 2: site 000102030405060708090a0b0c0d0e0f was declared before; later changes must use "
+     "its index 0"},
+    {FILE_OF(CH("1") "," CH9("\"t\"", "\"AQkB\"", "\"c\"", "1", "1", "2", "1", "1", "0"), "2"),
+     BL_ECORRUPT, "change 1: site index 1 names no site declared before it (1 so far)"},
     {FILE_OF(CH("1") ",", "1"), BL_ECORRUPT,
-     "change 1: invalid JSON near byte 226: parse error: unallowed token at this point in JSON text"},
+     "change 1: invalid JSON near byte 226: parse error: unallowed token at this point in JSON "
+     "text"},
     {FILE_OF(CH("1") " " CH("2"), "2"), BL_ECORRUPT,
      "change 1: invalid JSON near byte 226: parse error: after array element, I expect ',' or ']'"},
 };
@@ -262,8 +301,8 @@ static void run_cases(const err_case *cases, size_t n) {
     char *err = NULL;
     int rc = fmt_read(cases[i].json, strlen(cases[i].json), 4, &col, &err);
     if (rc != cases[i].rc || !err || strcmp(err, cases[i].msg) != 0) {
-      fprintf(stderr, "  case %zu: %s\n    got %d \"%s\"\n    expected %d \"%s\"\n", i, cases[i].json, rc,
-              err ? err : "(null)", cases[i].rc, cases[i].msg);
+      fprintf(stderr, "  case %zu: %s\n    got %d \"%s\"\n    expected %d \"%s\"\n", i,
+              cases[i].json, rc, err ? err : "(null)", cases[i].rc, cases[i].msg);
       bl_test_failed_checks++;
     }
     if (err && strchr(err, '\n')) {
@@ -275,9 +314,13 @@ static void run_cases(const err_case *cases, size_t n) {
   }
 }
 
-static void test_format_errors__header(void) { run_cases(header_cases, sizeof header_cases / sizeof header_cases[0]); }
+static void test_format_errors__header(void) {
+  run_cases(header_cases, sizeof header_cases / sizeof header_cases[0]);
+}
 
-static void test_format_errors__changes(void) { run_cases(change_cases, sizeof change_cases / sizeof change_cases[0]); }
+static void test_format_errors__changes(void) {
+  run_cases(change_cases, sizeof change_cases / sizeof change_cases[0]);
+}
 
 /* The change index in messages is the change's position in the file, also
  * past batch boundaries. */
@@ -430,11 +473,8 @@ static void test_format_errors__misuse_and_io(void) {
 }
 
 static bl_test_case cases[] = {
-    BL_TEST(test_format_errors__header),
-    BL_TEST(test_format_errors__changes),
-    BL_TEST(test_format_errors__change_index),
-    BL_TEST(test_format_errors__truncated),
-    BL_TEST(test_format_errors__callbacks),
-    BL_TEST(test_format_errors__misuse_and_io),
+    BL_TEST(test_format_errors__header),       BL_TEST(test_format_errors__changes),
+    BL_TEST(test_format_errors__change_index), BL_TEST(test_format_errors__truncated),
+    BL_TEST(test_format_errors__callbacks),    BL_TEST(test_format_errors__misuse_and_io),
 };
 BL_TEST_MAIN(cases)

@@ -110,7 +110,8 @@ void fmt_collect_free(fmt_collect *col) {
 }
 
 int fmt_change_eq(const bl_cs_change *a, const bl_cs_change *b) {
-  if (a->table_len != b->table_len || memcmp(a->table, b->table, (size_t)a->table_len) != 0) return 0;
+  if (a->table_len != b->table_len || memcmp(a->table, b->table, (size_t)a->table_len) != 0)
+    return 0;
   if (a->pk_len != b->pk_len || memcmp(a->pk, b->pk, (size_t)a->pk_len) != 0) return 0;
   if (a->cid_len != b->cid_len || memcmp(a->cid, b->cid, (size_t)a->cid_len) != 0) return 0;
   if (a->val.type != b->val.type) return 0;
@@ -126,7 +127,8 @@ int fmt_change_eq(const bl_cs_change *a, const bl_cs_change *b) {
       if (a->val.n != b->val.n) return 0;
       if (a->val.n && memcmp(a->val.p, b->val.p, (size_t)a->val.n) != 0) return 0;
       break;
-    default: break;
+    default:
+      break;
   }
   return a->col_version == b->col_version && a->db_version == b->db_version && a->cl == b->cl &&
          a->seq == b->seq && memcmp(a->site_id, b->site_id, 16) == 0;

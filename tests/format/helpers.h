@@ -5,10 +5,9 @@
 #ifndef BL_TEST_FORMAT_HELPERS_H
 #define BL_TEST_FORMAT_HELPERS_H
 
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
-
-#include <sqlite3.h>
 
 #include "backless.h"
 #include "format/changeset.h"
@@ -30,8 +29,8 @@ typedef struct fmt_collect {
   size_t n, cap;
   size_t *batches; /* size of each on_changes call */
   size_t nbatches, cap_batches;
-  int stop_header_rc;      /* on_header returns this when non-zero */
-  size_t stop_at_batch;    /* on_changes returns stop_rc at this call (1-based), 0 = never */
+  int stop_header_rc;   /* on_header returns this when non-zero */
+  size_t stop_at_batch; /* on_changes returns stop_rc at this call (1-based), 0 = never */
   int stop_rc;
 } fmt_collect;
 

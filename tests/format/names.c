@@ -42,7 +42,7 @@ static void test_format_names__parse_refuses(void) {
   static const char *bad[] = {
       "",
       "cs-.json",
-      "cs-0001.json",             /* fewer than 5 digits */
+      "cs-0001.json", /* fewer than 5 digits */
       "cs-1.json",
       "cs-00000.json",            /* 0 */
       "cs-000012.json",           /* extra leading zero: not the name of 12 */
@@ -117,8 +117,20 @@ static void test_format_names__format(void) {
 
 /* format then parse gives back the same (kind, seq), across widths. */
 static void test_format_names__round_trip(void) {
-  static const int64_t seqs[] = {1, 9, 10, 99, 12345, 99998, 99999, 100000, 100001, 999999, 1000000,
-                                 4294967296LL, 999999999999999LL, 1000000000000000LL};
+  static const int64_t seqs[] = {1,
+                                 9,
+                                 10,
+                                 99,
+                                 12345,
+                                 99998,
+                                 99999,
+                                 100000,
+                                 100001,
+                                 999999,
+                                 1000000,
+                                 4294967296LL,
+                                 999999999999999LL,
+                                 1000000000000000LL};
   for (int k = BL_CS_CHANGESET; k <= BL_CS_SNAPSHOT; k++) {
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
       char buf[64];

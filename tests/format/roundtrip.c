@@ -59,13 +59,15 @@ static void test_format_roundtrip__exact_bytes(void) {
   c[1].seq = 1;
   char *buf = fmt_write(&h, c, 2, NULL);
   BL_REQUIRE(buf);
-  BL_CHECK_STR(buf,
-               "{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\","
-               "\"device\":\"" FMT_DEVICE "\",\"sequence\":12,\"schema_version\":2,"
-               "\"db_versions\":[5,9],\"changes\":[\n"
-               "[\"todos\",\"AQkB\",\"title\",\"Buy milk\",1,5,\"000102030405060708090a0b0c0d0e0f\",1,0],\n"
-               "[\"todos\",\"AQkB\",\"done\",1,2,6,0,1,1]\n"
-               "],\"count\":2}\n");
+  BL_CHECK_STR(
+      buf,
+      "{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\","
+      "\"device\":\"" FMT_DEVICE
+      "\",\"sequence\":12,\"schema_version\":2,"
+      "\"db_versions\":[5,9],\"changes\":[\n"
+      "[\"todos\",\"AQkB\",\"title\",\"Buy milk\",1,5,\"000102030405060708090a0b0c0d0e0f\",1,0],\n"
+      "[\"todos\",\"AQkB\",\"done\",1,2,6,0,1,1]\n"
+      "],\"count\":2}\n");
   free(buf);
 
   buf = fmt_write(&h, NULL, 0, NULL);
@@ -120,7 +122,8 @@ static void test_format_roundtrip__values(void) {
       {fmt_text("plain", 5), "\"plain\""},
       {fmt_text(nul_text, 4), "\"a\\u0000b\\u0000\""},
       {fmt_text("\"q\" \\ \n\t\x01/", 10), NULL},
-      {fmt_text("h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e", 15), "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e\""},
+      {fmt_text("h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e", 15),
+       "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e\""},
       {fmt_text("\xef\xbf\xbf\xf4\x8f\xbf\xbf", 7), NULL}, /* U+FFFF, U+10FFFF */
       {fmt_text("\xff", 1), "{\"t\":\"/w==\"}"},
       {fmt_text("\xc0\x80", 2), "{\"t\":\"wIA=\"}"},             /* overlong NUL */
@@ -191,7 +194,9 @@ static void test_format_roundtrip__other_fields(void) {
   static const unsigned char pk[] = {0x03, 0x09, 0x01, 0x0B, 0x01, 0x61, 0x0C, 0x01, 0x01};
   bl_cs_change c[3];
   c[0] = fmt_change_of(fmt_int(1), site_a);
-  c[0].table = "t\xc3\xa4" "ble \"x\"";
+  c[0].table =
+      "t\xc3\xa4"
+      "ble \"x\"";
   c[0].table_len = (int)strlen(c[0].table);
   c[0].cid = "-1";
   c[0].cid_len = 2;
@@ -206,7 +211,9 @@ static void test_format_roundtrip__other_fields(void) {
   c[2].col_version = c[2].db_version = c[2].cl = c[2].seq = 0;
   fmt_collect col = {0};
   char *buf = roundtrip(c, 3, 2, &col);
-  BL_CHECK(buf && strstr(buf, "9223372036854775807,\"ffeeddccbbaa99887766554433221100\",9223372036854775807"));
+  BL_CHECK(
+      buf &&
+      strstr(buf, "9223372036854775807,\"ffeeddccbbaa99887766554433221100\",9223372036854775807"));
   BL_CHECK(buf && strstr(buf, "\"AwkBCwFhDAEB\""));
   fmt_collect_free(&col);
   free(buf);
@@ -219,8 +226,13 @@ static void test_format_roundtrip__site_indexing(void) {
   fmt_collect col = {0};
   char *buf = roundtrip(c, 7, 3, &col);
   BL_REQUIRE(buf);
-  const char *expect[] = {"\"000102030405060708090a0b0c0d0e0f\"", "\"ffeeddccbbaa99887766554433221100\"",
-                          ",0,1,0]", "\"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01\"", ",1,1,0]", ",2,1,0]", ",0,1,0]"};
+  const char *expect[] = {"\"000102030405060708090a0b0c0d0e0f\"",
+                          "\"ffeeddccbbaa99887766554433221100\"",
+                          ",0,1,0]",
+                          "\"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01\"",
+                          ",1,1,0]",
+                          ",2,1,0]",
+                          ",0,1,0]"};
   char *line = strchr(buf, '\n');
   for (int i = 0; i < 7 && line; i++) {
     char *next = strchr(line + 1, '\n');
@@ -282,7 +294,8 @@ static void test_format_roundtrip__batches(void) {
   static const size_t batches[] = {1, 2, 7, 1000};
   static const size_t counts[] = {0, 1, 2, 3, 6, 7, 8, 13, 14, 15, 999, 1000, 1001, 2000, 2003};
   for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++)
-    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) check_batches(counts[k], batches[b]);
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+      check_batches(counts[k], batches[b]);
   check_batches(5, SIZE_MAX); /* a huge batch is not allocated up front */
 }
 
@@ -317,11 +330,15 @@ static void test_format_roundtrip__snapshot_header(void) {
 static void test_format_roundtrip__reader_accepts(void) {
   const char *ok[] = {
       "  {\"db_versions\" : [ 3 , 3 ] , \"schema_version\":1, \"sequence\":99999999,\n"
-      "\"device\":\"" FMT_DEVICE "\",\"kind\":\"changeset\",\"version\":1,\"format\":\"backless\",\n"
-      "\"changes\" : [ [ \"t\" , \"AA==\" , \"c\" , -0 , 0 , 0 , \"" "ffffffffffffffffffffffffffffffff" "\" , 0 , 0 ] ] ,"
+      "\"device\":\"" FMT_DEVICE
+      "\",\"kind\":\"changeset\",\"version\":1,\"format\":\"backless\",\n"
+      "\"changes\" : [ [ \"t\" , \"AA==\" , \"c\" , -0 , 0 , 0 , \""
+      "ffffffffffffffffffffffffffffffff"
+      "\" , 0 , 0 ] ] ,"
       " \"count\" : 1 } \n\t\r ",
       /* {"i"} for a small integer, "t" for valid UTF-8, other real spellings. */
-      "{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE "\","
+      "{\"format\":\"backless\",\"version\":1,\"kind\":\"changeset\",\"device\":\"" FMT_DEVICE
+      "\","
       "\"sequence\":1,\"schema_version\":1,\"db_versions\":[0,0],\"changes\":["
       "[\"t\",\"AA==\",\"c\",{\"i\":\"5\"},0,0,\"00000000000000000000000000000000\",0,0],"
       "[\"t\",\"AA==\",\"c\",{\"t\":\"YQ==\"},0,0,0,0,0],"
@@ -345,9 +362,11 @@ static void test_format_roundtrip__reader_accepts(void) {
     } else {
       BL_REQUIRE(col.n == 6);
       BL_CHECK(col.ch[0].c.val.type == SQLITE_INTEGER && col.ch[0].c.val.i == 5);
-      BL_CHECK(col.ch[1].c.val.type == SQLITE_TEXT && col.ch[1].c.val.n == 1 && col.ch[1].c.val.p[0] == 'a');
+      BL_CHECK(col.ch[1].c.val.type == SQLITE_TEXT && col.ch[1].c.val.n == 1 &&
+               col.ch[1].c.val.p[0] == 'a');
       BL_CHECK(col.ch[2].c.val.type == SQLITE_FLOAT && col.ch[2].c.val.f == 100.0);
-      BL_CHECK(col.ch[3].c.val.type == SQLITE_FLOAT && col.ch[3].c.val.f == 4.9406564584124654e-324);
+      BL_CHECK(col.ch[3].c.val.type == SQLITE_FLOAT &&
+               col.ch[3].c.val.f == 4.9406564584124654e-324);
       BL_CHECK(col.ch[4].c.val.type == SQLITE_FLOAT && col.ch[4].c.val.f == 0.0);
       BL_CHECK(col.ch[5].c.val.type == SQLITE_TEXT && col.ch[5].c.val.n == 4 &&
                memcmp(col.ch[5].c.val.p, "\xf0\x9d\x84\x9e", 4) == 0);
@@ -359,7 +378,8 @@ static void test_format_roundtrip__reader_accepts(void) {
 
 /* Reals use '.' whatever LC_NUMERIC says (only where such a locale exists). */
 static void test_format_roundtrip__locale(void) {
-  static const char *locales[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "de_DE", NULL};
+  static const char *locales[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8",
+                                  "fr_FR.utf8",  "de_DE",      NULL};
   const char *set = NULL;
   for (int i = 0; locales[i] && !set; i++) set = setlocale(LC_NUMERIC, locales[i]);
   if (!set) {
@@ -502,17 +522,11 @@ static void test_format_roundtrip__write_error(void) {
 }
 
 static bl_test_case cases[] = {
-    BL_TEST(test_format_roundtrip__exact_bytes),
-    BL_TEST(test_format_roundtrip__values),
-    BL_TEST(test_format_roundtrip__large_values),
-    BL_TEST(test_format_roundtrip__other_fields),
-    BL_TEST(test_format_roundtrip__site_indexing),
-    BL_TEST(test_format_roundtrip__many_sites),
-    BL_TEST(test_format_roundtrip__batches),
-    BL_TEST(test_format_roundtrip__snapshot_header),
-    BL_TEST(test_format_roundtrip__reader_accepts),
-    BL_TEST(test_format_roundtrip__locale),
-    BL_TEST(test_format_roundtrip__writer_refuses),
-    BL_TEST(test_format_roundtrip__write_error),
+    BL_TEST(test_format_roundtrip__exact_bytes),    BL_TEST(test_format_roundtrip__values),
+    BL_TEST(test_format_roundtrip__large_values),   BL_TEST(test_format_roundtrip__other_fields),
+    BL_TEST(test_format_roundtrip__site_indexing),  BL_TEST(test_format_roundtrip__many_sites),
+    BL_TEST(test_format_roundtrip__batches),        BL_TEST(test_format_roundtrip__snapshot_header),
+    BL_TEST(test_format_roundtrip__reader_accepts), BL_TEST(test_format_roundtrip__locale),
+    BL_TEST(test_format_roundtrip__writer_refuses), BL_TEST(test_format_roundtrip__write_error),
 };
 BL_TEST_MAIN(cases)

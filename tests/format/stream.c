@@ -59,9 +59,15 @@ static bl_cs_change stream_change(int64_t i, stream_buf *b) {
   c.cid = b->cid;
   c.cid_len = (int)strlen(b->cid);
   switch (i % 6) {
-    case 0: c.val = fmt_null(); break;
-    case 1: c.val = fmt_int(i * 7919 - 5000000); break;
-    case 2: c.val = fmt_real((double)i / 3.0); break;
+    case 0:
+      c.val = fmt_null();
+      break;
+    case 1:
+      c.val = fmt_int(i * 7919 - 5000000);
+      break;
+    case 2:
+      c.val = fmt_real((double)i / 3.0);
+      break;
     case 3: {
       int n = (int)(i % 40);
       for (int k = 0; k < n; k++) b->bytes[k] = (unsigned char)('a' + (i + k) % 26);
@@ -74,7 +80,9 @@ static bl_cs_change stream_change(int64_t i, stream_buf *b) {
       c.val = fmt_blob(b->bytes, n);
       break;
     }
-    default: c.val = fmt_int(i + (INT64_C(1) << 60)); break;
+    default:
+      c.val = fmt_int(i + (INT64_C(1) << 60));
+      break;
   }
   c.col_version = i % 100;
   c.db_version = i / 10 + 1;
@@ -161,9 +169,11 @@ static void test_format_stream__million_changes_bounded_memory(void) {
   BL_CHECK_INT(s.mismatches, 0);
   BL_CHECK_INT(s.max_batch, STREAM_BATCH);
 
-  printf("     peak RSS %ld KiB before the read, %ld KiB after (+%ld KiB)\n", before, after, after - before);
+  printf("     peak RSS %ld KiB before the read, %ld KiB after (+%ld KiB)\n", before, after,
+         after - before);
   if (STREAM_ASAN || getenv("BL_SKIP_RSS_CHECK")) {
-    printf("     (RSS bound not checked: %s)\n", STREAM_ASAN ? "AddressSanitizer" : "BL_SKIP_RSS_CHECK");
+    printf("     (RSS bound not checked: %s)\n",
+           STREAM_ASAN ? "AddressSanitizer" : "BL_SKIP_RSS_CHECK");
     return;
   }
   BL_CHECK(before > 0 && after > 0);
