@@ -266,13 +266,19 @@ int th_cloud_seqs(const char *dir, const char *device, const char *prefix, int64
 
 int th_cs_contiguous(const char *dir, const char *device, int64_t *lo, int64_t *hi) {
   enum { MAX = 100000 };
-  int64_t *seqs = malloc(MAX * sizeof *seqs);
+  int64_t *seqs = malloc(MAX * sizeof *seqs), snaps[64];
   if (!seqs) exit(2);
   int n = th_cloud_seqs(dir, device, "cs-", seqs, MAX);
-  int ok = n <= MAX;
-  for (int i = 1; ok && i < n; i++) ok = seqs[i] == seqs[i - 1] + 1;
-  if (lo) *lo = n ? seqs[0] : 0;
-  if (hi) *hi = n ? seqs[(n < MAX ? n : MAX) - 1] : 0;
+  int ns = th_cloud_seqs(dir, device, "snapshot-", snaps, 64);
+  int64_t s = ns > 0 ? snaps[(ns < 64 ? ns : 64) - 1] : 0;
+  int ok = n <= MAX, m = n < MAX ? n : MAX;
+  int64_t want = s + 1;
+  for (int i = 0; ok && i < m; i++) {
+    if (seqs[i] <= s) continue;
+    ok = seqs[i] == want++;
+  }
+  if (lo) *lo = m ? seqs[0] : 0;
+  if (hi) *hi = m ? seqs[m - 1] : 0;
   free(seqs);
   return ok;
 }

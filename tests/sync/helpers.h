@@ -76,10 +76,11 @@ int64_t th_cursor(bl_db *db, const char *device);
  * other names are ignored. */
 int th_cloud_seqs(const char *dir, const char *device, const char *prefix, int64_t *out, int max);
 
-/* 1 when the device's folder holds cs files with contiguous sequences
- * (lo .. hi without a hole; an empty folder counts as contiguous). On
- * return *lo / *hi (either may be NULL) are the lowest and highest, 0 when
- * none. */
+/* 1 when a reader can walk the device's folder: the cs files after its
+ * latest snapshot S (after 0 when it has none) are exactly S+1 .. highest,
+ * without a hole (older files that compaction left behind do not count).
+ * On return *lo / *hi (either may be NULL) are the lowest and highest cs
+ * sequence, 0 when none. */
 int th_cs_contiguous(const char *dir, const char *device, int64_t *lo, int64_t *hi);
 
 /* Copies the tree `src` to `dst` (which must not exist): regular files,
