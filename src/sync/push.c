@@ -153,14 +153,20 @@ static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, const ch
   sqlite3_finalize(st);
   if (rc != BL_OK || o->keys == 0) return rc;
 
-  /* The sync rule: older entries of keys created in the window. */
-  sql = sqlite3_mprintf("%s AS c WHERE c.db_version <= ?1 AND EXISTS (SELECT 1 FROM temp.bl_push_keys k"
-                        " WHERE k.tbl = c.\"table\" AND k.pk = c.pk)",
-                        PUSH_COLUMNS);
+  /* The sync rule: every other entry of the keys created in the window —
+   * older ones, and ones of other sites merged here after our last push,
+   * which a primary-key change moved without a new db_version — except
+   * those the first query wrote. */
+  sql = sqlite3_mprintf("%s AS c WHERE c.db_version <= ?2 AND EXISTS (SELECT 1 FROM temp.bl_push_keys k"
+                        " WHERE k.tbl = c.\"table\" AND k.pk = c.pk)"
+                        " AND NOT (c.site_id = ?3 AND c.db_version > ?1%s)",
+                        PUSH_COLUMNS, not_restored ? not_restored : "");
   src = sql ? sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(sql);
   if (src != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(src), "push: %s", sqlite3_errmsg(db->db));
   sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  sqlite3_bind_blob(st, 3, db->site_id, 16, SQLITE_STATIC);
   rc = push_copy(db, st, o, 0);
   sqlite3_finalize(st);
   return rc;
