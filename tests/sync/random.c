@@ -81,12 +81,17 @@ static void rd_log(const char *fmt, ...) {
  * expression that evaluates to exactly one value, so the model can compare
  * with "col IS <lit> AND typeof(col) = typeof(<lit>)". */
 static char *rd_text_lit(void) {
-  static const char *const texts[] = {"",        "a",        "b",         "zz",       "it''s",    "\"dq\"",
-                                      "ünïcödé", "日本語",   "emoji 😀", "line' || char(10) || 'break", "tab\there", "x"};
+  static const char *const texts[] = {
+      "",          "a",       "b",      "zz",      "it''s",
+      "\"dq\"",    "ünïcödé", "日本語", "emoji 😀", "line' || char(10) || 'break",
+      "tab\there", "x"};
   switch (rd_int(4)) {
-    case 0: return sqlite3_mprintf("'%s'", texts[rd_int(12)]);
-    case 1: return sqlite3_mprintf("'t%d'", rd_int(1000));
-    case 2: return sqlite3_mprintf("'a' || char(0) || 'b%d'", rd_int(10)); /* NUL inside text */
+    case 0:
+      return sqlite3_mprintf("'%s'", texts[rd_int(12)]);
+    case 1:
+      return sqlite3_mprintf("'t%d'", rd_int(1000));
+    case 2:
+      return sqlite3_mprintf("'a' || char(0) || 'b%d'", rd_int(10)); /* NUL inside text */
     default: {
       int n = 1 + rd_int(300);
       char *s = malloc((size_t)n + 1);
@@ -101,17 +106,23 @@ static char *rd_text_lit(void) {
 
 static char *rd_int_lit(void) {
   switch (rd_int(6)) {
-    case 0: return sqlite3_mprintf("%d", rd_int(3) - 1);
-    case 1: return sqlite3_mprintf("9223372036854775807");
-    case 2: return sqlite3_mprintf("(-9223372036854775807 - 1)");
-    case 3: return sqlite3_mprintf("%lld", (long long)(rd_next() >> 1) * (rd_chance(50) ? 1 : -1));
-    default: return sqlite3_mprintf("%d", rd_int(100000));
+    case 0:
+      return sqlite3_mprintf("%d", rd_int(3) - 1);
+    case 1:
+      return sqlite3_mprintf("9223372036854775807");
+    case 2:
+      return sqlite3_mprintf("(-9223372036854775807 - 1)");
+    case 3:
+      return sqlite3_mprintf("%lld", (long long)(rd_next() >> 1) * (rd_chance(50) ? 1 : -1));
+    default:
+      return sqlite3_mprintf("%d", rd_int(100000));
   }
 }
 
 static char *rd_real_lit(void) {
-  static const char *const reals[] = {"0.1",   "-2.5",  "1.0",    "4.9406564584124654e-324", "1.7976931348623157e308",
-                                      "9e999", "-9e999", "-0.0", "0.30000000000000004",    "123456789.125"};
+  static const char *const reals[] = {
+      "0.1",   "-2.5",   "1.0",  "4.9406564584124654e-324", "1.7976931348623157e308",
+      "9e999", "-9e999", "-0.0", "0.30000000000000004",     "123456789.125"};
   if (rd_chance(50)) return sqlite3_mprintf("%s", reals[rd_int(10)]);
   double d = (double)(int64_t)rd_next() / (double)(1 + rd_int(1 << 30));
   return sqlite3_mprintf("%.17e", d);
@@ -131,11 +142,16 @@ static char *rd_blob_lit(void) {
 /* A value for notes.data (no affinity: any type). */
 static char *rd_any_lit(void) {
   switch (rd_int(5)) {
-    case 0: return sqlite3_mprintf("NULL");
-    case 1: return rd_int_lit();
-    case 2: return rd_real_lit();
-    case 3: return rd_text_lit();
-    default: return rd_blob_lit();
+    case 0:
+      return sqlite3_mprintf("NULL");
+    case 1:
+      return rd_int_lit();
+    case 2:
+      return rd_real_lit();
+    case 3:
+      return rd_text_lit();
+    default:
+      return rd_blob_lit();
   }
 }
 
@@ -157,7 +173,7 @@ typedef struct rd_dev {
   char file[16];
   th_opts opts;
   bl_db *db;
-  rd_prow priv[2][RD_PRIVATE]; /* [table][n]: todos 'p<i>-<n>', notes (i+1)*1000+n */
+  rd_prow priv[2][RD_PRIVATE];      /* [table][n]: todos 'p<i>-<n>', notes (i+1)*1000+n */
   int shared_pending[2][RD_SHARED]; /* inserted here, not pushed yet */
   int in_tx;
 } rd_dev;
@@ -204,7 +220,9 @@ static const char *const rd_cols[2][2] = {{"title", "done"}, {"body", "data"}};
 static char *rd_pkey(int i, int t, int n) {
   return t == 0 ? sqlite3_mprintf("'p%d-%d'", i, n) : sqlite3_mprintf("%d", (i + 1) * 1000 + n);
 }
-static char *rd_skey(int t, int n) { return t == 0 ? sqlite3_mprintf("'s%d'", n) : sqlite3_mprintf("%d", n + 1); }
+static char *rd_skey(int t, int n) {
+  return t == 0 ? sqlite3_mprintf("'s%d'", n) : sqlite3_mprintf("%d", n + 1);
+}
 
 /* ------------------------------------------------------------------ writes */
 
@@ -228,7 +246,9 @@ static int rd_exec(rd_world *w, rd_dev *d, int may_fail, const char *fmt, ...) {
 }
 
 /* The model state a write on d sees (inside a transaction: tx). */
-static rd_row *rd_view(rd_dev *d, int t, int n) { return d->in_tx ? &d->priv[t][n].tx : &d->priv[t][n].cur; }
+static rd_row *rd_view(rd_dev *d, int t, int n) {
+  return d->in_tx ? &d->priv[t][n].tx : &d->priv[t][n].cur;
+}
 
 static char *rd_col_lit(int t, int c) {
   if (t == 0) return c == 0 ? rd_text_lit() : rd_int_lit();
@@ -245,8 +265,8 @@ static void rd_private_write(rd_world *w, int i) {
   if (!r->exists) {
     /* insert (a fresh key, or a re-insert of a deleted one) */
     rd_row nr = {1, {rd_col_lit(t, 0), rd_col_lit(t, 1)}};
-    if (rd_exec(w, d, 0, "INSERT INTO %s (id, %s, %s) VALUES (%s, %s, %s)", rd_tables[t], rd_cols[t][0],
-                rd_cols[t][1], key, nr.col[0], nr.col[1]) == 1)
+    if (rd_exec(w, d, 0, "INSERT INTO %s (id, %s, %s) VALUES (%s, %s, %s)", rd_tables[t],
+                rd_cols[t][0], rd_cols[t][1], key, nr.col[0], nr.col[1]) == 1)
       rd_row_set(r, &nr);
     rd_row_free(&nr);
   } else {
@@ -261,9 +281,10 @@ static void rd_private_write(rd_world *w, int i) {
         char *nk = rd_pkey(i, t, m);
         int changed = rd_chance(30);
         char *lit = changed ? rd_col_lit(t, 0) : NULL;
-        int done = changed ? rd_exec(w, d, 0, "UPDATE %s SET id = %s, %s = %s WHERE id = %s", rd_tables[t], nk,
-                                     rd_cols[t][0], lit, key)
-                           : rd_exec(w, d, 0, "UPDATE %s SET id = %s WHERE id = %s", rd_tables[t], nk, key);
+        int done = changed ? rd_exec(w, d, 0, "UPDATE %s SET id = %s, %s = %s WHERE id = %s",
+                                     rd_tables[t], nk, rd_cols[t][0], lit, key)
+                           : rd_exec(w, d, 0, "UPDATE %s SET id = %s WHERE id = %s", rd_tables[t],
+                                     nk, key);
         if (done == 1) {
           rd_row_set(to, r);
           if (changed) {
@@ -277,18 +298,19 @@ static void rd_private_write(rd_world *w, int i) {
         break;
       }
       case 2: /* an update to the same value: no change */
-        rd_exec(w, d, 0, "UPDATE %s SET %s = %s WHERE id = %s", rd_tables[t], rd_cols[t][0], rd_cols[t][0], key);
+        rd_exec(w, d, 0, "UPDATE %s SET %s = %s WHERE id = %s", rd_tables[t], rd_cols[t][0],
+                rd_cols[t][0], key);
         break;
-      default: { /* update of one or both columns */
+      default: {                   /* update of one or both columns */
         int which = 1 + rd_int(3); /* bit 0: col 0, bit 1: col 1 */
         char *l0 = which & 1 ? rd_col_lit(t, 0) : NULL, *l1 = which & 2 ? rd_col_lit(t, 1) : NULL;
         int done;
         if (which == 3)
-          done = rd_exec(w, d, 0, "UPDATE %s SET %s = %s, %s = %s WHERE id = %s", rd_tables[t], rd_cols[t][0], l0,
-                         rd_cols[t][1], l1, key);
+          done = rd_exec(w, d, 0, "UPDATE %s SET %s = %s, %s = %s WHERE id = %s", rd_tables[t],
+                         rd_cols[t][0], l0, rd_cols[t][1], l1, key);
         else
-          done = rd_exec(w, d, 0, "UPDATE %s SET %s = %s WHERE id = %s", rd_tables[t], rd_cols[t][which == 2],
-                         which == 1 ? l0 : l1, key);
+          done = rd_exec(w, d, 0, "UPDATE %s SET %s = %s WHERE id = %s", rd_tables[t],
+                         rd_cols[t][which == 2], which == 1 ? l0 : l1, key);
         if (done == 1) {
           if (l0) {
             sqlite3_free(r->col[0]);
@@ -317,27 +339,34 @@ static void rd_shared_write(rd_world *w, int i, int *pending_tx) {
   const char *tb = rd_tables[t], *c0 = rd_cols[t][0], *c1 = rd_cols[t][1];
   switch (rd_int(7)) {
     case 0:
-      if (rd_exec(w, d, 0, "INSERT OR IGNORE INTO %s (id, %s, %s) VALUES (%s, %s, %s)", tb, c0, c1, key, l0, l1) == 1)
+      if (rd_exec(w, d, 0, "INSERT OR IGNORE INTO %s (id, %s, %s) VALUES (%s, %s, %s)", tb, c0, c1,
+                  key, l0, l1) == 1)
         pending_tx[t * RD_SHARED + n] = 1;
       break;
     case 1:
-      if (rd_exec(w, d, 0, "INSERT OR REPLACE INTO %s (id, %s, %s) VALUES (%s, %s, %s)", tb, c0, c1, key, l0, l1) >= 1)
+      if (rd_exec(w, d, 0, "INSERT OR REPLACE INTO %s (id, %s, %s) VALUES (%s, %s, %s)", tb, c0, c1,
+                  key, l0, l1) >= 1)
         pending_tx[t * RD_SHARED + n] = 1;
       break;
     case 2:
-      if (rd_exec(w, d, 0, "INSERT INTO %s (id, %s) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET %s = excluded.%s",
+      if (rd_exec(w, d, 0,
+                  "INSERT INTO %s (id, %s) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET %s = "
+                  "excluded.%s",
                   tb, c1, key, l1, c1, c1) == 1)
         pending_tx[t * RD_SHARED + n] = 1;
       break;
     case 3:
-      if (rd_exec(w, d, 0, "DELETE FROM %s WHERE id = %s", tb, key) == 1) w->shared_deleted[t][n] = 1;
+      if (rd_exec(w, d, 0, "DELETE FROM %s WHERE id = %s", tb, key) == 1)
+        w->shared_deleted[t][n] = 1;
       break;
     case 4: { /* key change, only to a key absent here */
       int m = rd_int(RD_SHARED);
       char *nk = rd_skey(t, m);
       if (m != n &&
-          rd_exec(w, d, 0, "UPDATE %s SET id = %s WHERE id = %s AND NOT EXISTS (SELECT 1 FROM %s WHERE id = %s)", tb,
-                  nk, key, tb, nk) == 1) {
+          rd_exec(
+              w, d, 0,
+              "UPDATE %s SET id = %s WHERE id = %s AND NOT EXISTS (SELECT 1 FROM %s WHERE id = %s)",
+              tb, nk, key, tb, nk) == 1) {
         w->shared_deleted[t][n] = 1;
         pending_tx[t * RD_SHARED + m] = 1;
       }
@@ -345,8 +374,8 @@ static void rd_shared_write(rd_world *w, int i, int *pending_tx) {
       break;
     }
     default:
-      rd_exec(w, d, 0, "UPDATE %s SET %s = %s WHERE id = %s", tb, rd_chance(50) ? c0 : c1, rd_chance(50) ? l0 : l1,
-              key);
+      rd_exec(w, d, 0, "UPDATE %s SET %s = %s WHERE id = %s", tb, rd_chance(50) ? c0 : c1,
+              rd_chance(50) ? l0 : l1, key);
       break;
   }
   sqlite3_free(l0);
@@ -367,8 +396,10 @@ static void rd_write(rd_world *w, int i) {
       for (int n = 0; n < RD_PRIVATE; n++) rd_row_set(&d->priv[t][n].tx, &d->priv[t][n].cur);
     int k = 2 + rd_int(4);
     for (int j = 0; j < k; j++) {
-      if (rd_chance(50)) rd_private_write(w, i);
-      else rd_shared_write(w, i, pending);
+      if (rd_chance(50))
+        rd_private_write(w, i);
+      else
+        rd_shared_write(w, i, pending);
     }
     d->in_tx = 0;
     if (rd_chance(20)) {
@@ -384,7 +415,8 @@ static void rd_write(rd_world *w, int i) {
   } else if (rd_chance(90)) {
     rd_shared_write(w, i, pending);
   } else {
-    rd_exec(w, d, 0, "INSERT OR REPLACE INTO local_cache VALUES ('k%d', %d)", rd_int(5), rd_int(100));
+    rd_exec(w, d, 0, "INSERT OR REPLACE INTO local_cache VALUES ('k%d', %d)", rd_int(5),
+            rd_int(100));
   }
   for (int t = 0; t < 2; t++)
     for (int n = 0; n < RD_SHARED; n++)
@@ -398,14 +430,26 @@ static void rd_write(rd_world *w, int i) {
 static void rd_sync(rd_world *w, int i, int what) {
   rd_dev *d = &w->dev[i];
   bl_sync_result res = BL_SYNC_RESULT_INIT;
-  int rc = what == 0 ? bl_sync(d->db, w->remote, &res)
-                     : what == 1 ? bl_pull(d->db, w->remote, &res) : bl_push(d->db, w->remote, &res);
-  rd_script_line("%s %.*s", what == 0 ? "sync" : what == 1 ? "pull" : "push", (int)strlen(d->file) - 3, d->file);
-  rd_log("  %s %s: rc=%d pulled=%lld pushed=%lld files %lld/%lld\n", what == 0 ? "sync" : what == 1 ? "pull" : "push",
+  int rc = what == 0   ? bl_sync(d->db, w->remote, &res)
+           : what == 1 ? bl_pull(d->db, w->remote, &res)
+                       : bl_push(d->db, w->remote, &res);
+  rd_script_line("%s %.*s",
+                 what == 0   ? "sync"
+                 : what == 1 ? "pull"
+                             : "push",
+                 (int)strlen(d->file) - 3, d->file);
+  rd_log("  %s %s: rc=%d pulled=%lld pushed=%lld files %lld/%lld\n",
+         what == 0   ? "sync"
+         : what == 1 ? "pull"
+                     : "push",
          d->file, rc, (long long)res.pulled, (long long)res.pushed, (long long)res.files_pulled,
          (long long)res.files_pushed);
-  if (rc != BL_OK) rd_fail(w, "%s of %s failed (%d): %s", what == 0 ? "sync" : what == 1 ? "pull" : "push", d->file, rc,
-                           bl_errmsg(d->db));
+  if (rc != BL_OK)
+    rd_fail(w, "%s of %s failed (%d): %s",
+            what == 0   ? "sync"
+            : what == 1 ? "pull"
+                        : "push",
+            d->file, rc, bl_errmsg(d->db));
   for (size_t k = 0; k < res.warnings_count; k++)
     if (res.warnings[k].code != BL_SYNC_COMPACTED)
       rd_fail(w, "%s: unexpected warning %s: %s", d->file, bl_sync_code_name(res.warnings[k].code),
@@ -481,21 +525,25 @@ static void rd_check_model(rd_world *w) {
           const rd_row *m = &w->dev[i].priv[t][n].cur;
           char *key = rd_pkey(i, t, n);
           char *sql = m->exists ? sqlite3_mprintf(
-                                      "SELECT count(*) FROM %s WHERE id = %s AND %s IS %s AND typeof(%s) = typeof(%s)"
+                                      "SELECT count(*) FROM %s WHERE id = %s AND %s IS %s AND "
+                                      "typeof(%s) = typeof(%s)"
                                       " AND %s IS %s AND typeof(%s) = typeof(%s)",
-                                      rd_tables[t], key, rd_cols[t][0], m->col[0], rd_cols[t][0], m->col[0],
-                                      rd_cols[t][1], m->col[1], rd_cols[t][1], m->col[1])
-                                : sqlite3_mprintf("SELECT count(*) = 0 FROM %s WHERE id = %s", rd_tables[t], key);
+                                      rd_tables[t], key, rd_cols[t][0], m->col[0], rd_cols[t][0],
+                                      m->col[0], rd_cols[t][1], m->col[1], rd_cols[t][1], m->col[1])
+                                : sqlite3_mprintf("SELECT count(*) = 0 FROM %s WHERE id = %s",
+                                                  rd_tables[t], key);
           if (th_int(db, sql) != 1) {
-            char *got = sqlite3_mprintf("SELECT quote(%s) || ' ' || quote(%s) FROM %s WHERE id = %s", rd_cols[t][0],
-                                        rd_cols[t][1], rd_tables[t], key);
+            char *got =
+                sqlite3_mprintf("SELECT quote(%s) || ' ' || quote(%s) FROM %s WHERE id = %s",
+                                rd_cols[t][0], rd_cols[t][1], rd_tables[t], key);
             sqlite3_stmt *st = NULL;
             const char *val = "(no row)";
             sqlite3_prepare_v2(bl_sqlite(db), got, -1, &st, NULL);
             if (sqlite3_step(st) == SQLITE_ROW) val = (const char *)sqlite3_column_text(st, 0);
-            rd_fail(w, "on %s, %s row %s of %s: expected %s%s%s%s, found %.200s", w->dev[x].file, rd_tables[t], key,
-                    w->dev[i].file, m->exists ? "" : "no row", m->exists ? m->col[0] : "", m->exists ? " " : "",
-                    m->exists ? m->col[1] : "", val);
+            rd_fail(w, "on %s, %s row %s of %s: expected %s%s%s%s, found %.200s", w->dev[x].file,
+                    rd_tables[t], key, w->dev[i].file, m->exists ? "" : "no row",
+                    m->exists ? m->col[0] : "", m->exists ? " " : "", m->exists ? m->col[1] : "",
+                    val);
             sqlite3_finalize(st);
             sqlite3_free(got);
           }
@@ -508,8 +556,8 @@ static void rd_check_model(rd_world *w) {
         char *key = rd_skey(t, n);
         char *sql = sqlite3_mprintf("SELECT count(*) FROM %s WHERE id = %s", rd_tables[t], key);
         if (th_int(db, sql) != 1)
-          rd_fail(w, "on %s, shared %s row %s (inserted, pushed, never deleted) is missing", w->dev[x].file,
-                  rd_tables[t], key);
+          rd_fail(w, "on %s, shared %s row %s (inserted, pushed, never deleted) is missing",
+                  w->dev[x].file, rd_tables[t], key);
         sqlite3_free(sql);
         sqlite3_free(key);
       }
@@ -520,14 +568,15 @@ static void rd_check_folders(rd_world *w) {
   for (int i = 0; i < w->ndev; i++) {
     const char *id = bl_device_id(w->dev[i].db);
     int64_t lo = 0, hi = 0, snaps[64];
-    if (!th_cs_contiguous(w->dir, id, &lo, &hi)) rd_fail(w, "the folder of %s has a hole", w->dev[i].file);
+    if (!th_cs_contiguous(w->dir, id, &lo, &hi))
+      rd_fail(w, "the folder of %s has a hole", w->dev[i].file);
     int ns = th_cloud_seqs(w->dir, id, "snapshot-", snaps, 64);
     int64_t top = ns > 0 && snaps[ns - 1] > hi ? snaps[ns - 1] : hi;
     for (int x = 0; x < w->ndev; x++) {
       int64_t k = th_cursor(w->dev[x].db, id);
       if (x == i ? k != top : k > top)
-        rd_fail(w, "%s's cursor for %s is %lld, its highest file %lld", w->dev[x].file, w->dev[i].file, (long long)k,
-                (long long)top);
+        rd_fail(w, "%s's cursor for %s is %lld, its highest file %lld", w->dev[x].file,
+                w->dev[i].file, (long long)k, (long long)top);
     }
   }
 }
@@ -600,8 +649,10 @@ static void test_sync_random__devices_converge_and_lose_nothing(void) {
   for (long k = 0; k < iters; k++) {
     uint64_t s = seed + (uint64_t)k;
     if (rd_run(s, (int)steps) != 0) {
-      fprintf(stderr, "  FAILED with seed %llu: replay with BL_SYNC_SEED=%llu BL_SYNC_ITERS=1 (BL_TEST_VERBOSE=1 to see "
-                      "every step)\n",
+      fprintf(stderr,
+              "  FAILED with seed %llu: replay with BL_SYNC_SEED=%llu BL_SYNC_ITERS=1 "
+              "(BL_TEST_VERBOSE=1 to see "
+              "every step)\n",
               (unsigned long long)s, (unsigned long long)s);
       bl_test_failed_checks++;
     }

@@ -99,9 +99,11 @@ static void sc_fail(sc_run *s, const char *fmt, ...) {
 
 static void sc_print_issues(const sc_dev *d) {
   for (size_t i = 0; i < d->last.warnings_count; i++)
-    fprintf(stderr, "      warning %s: %s\n", bl_sync_code_name(d->last.warnings[i].code), d->last.warnings[i].message);
+    fprintf(stderr, "      warning %s: %s\n", bl_sync_code_name(d->last.warnings[i].code),
+            d->last.warnings[i].message);
   for (size_t i = 0; i < d->last.errors_count; i++)
-    fprintf(stderr, "      error %s: %s\n", bl_sync_code_name(d->last.errors[i].code), d->last.errors[i].message);
+    fprintf(stderr, "      error %s: %s\n", bl_sync_code_name(d->last.errors[i].code),
+            d->last.errors[i].message);
 }
 
 /* ----------------------------------------------------------------- parsing */
@@ -155,9 +157,12 @@ static int sc_options(sc_run *s, char **argv, int argc, th_opts *o) {
       continue;
     }
     if (!sc_number(s, val, &v)) return 0;
-    if (!strcmp(k, "threshold")) o->threshold = (int)v;
-    else if (!strcmp(k, "grace")) o->grace = (int)v;
-    else if (!strcmp(k, "schema")) o->schema_version = (int)v;
+    if (!strcmp(k, "threshold"))
+      o->threshold = (int)v;
+    else if (!strcmp(k, "grace"))
+      o->grace = (int)v;
+    else if (!strcmp(k, "schema"))
+      o->schema_version = (int)v;
     else {
       sc_fail(s, "unknown option '%s'", k);
       return 0;
@@ -207,14 +212,21 @@ enum { SC_SYNC, SC_PULL, SC_PUSH };
 
 static void sc_sync(sc_run *s, sc_dev *d, int what, int allow_errors) {
   int rc;
-  if (what == SC_PULL) rc = bl_pull(d->db, s->remote, &d->last);
-  else if (what == SC_PUSH) rc = bl_push(d->db, s->remote, &d->last);
-  else rc = bl_sync(d->db, s->remote, &d->last);
+  if (what == SC_PULL)
+    rc = bl_pull(d->db, s->remote, &d->last);
+  else if (what == SC_PUSH)
+    rc = bl_push(d->db, s->remote, &d->last);
+  else
+    rc = bl_sync(d->db, s->remote, &d->last);
   d->last_rc = rc;
   if (getenv("BL_TEST_VERBOSE")) {
-    fprintf(stderr, "    %s:%d %s %s: rc=%d pulled=%lld pushed=%lld files %lld/%lld\n", s->file, s->line,
-            what == SC_PULL ? "pull" : what == SC_PUSH ? "push" : "sync", d->name, rc, (long long)d->last.pulled,
-            (long long)d->last.pushed, (long long)d->last.files_pulled, (long long)d->last.files_pushed);
+    fprintf(stderr, "    %s:%d %s %s: rc=%d pulled=%lld pushed=%lld files %lld/%lld\n", s->file,
+            s->line,
+            what == SC_PULL   ? "pull"
+            : what == SC_PUSH ? "push"
+                              : "sync",
+            d->name, rc, (long long)d->last.pulled, (long long)d->last.pushed,
+            (long long)d->last.files_pulled, (long long)d->last.files_pushed);
     sc_print_issues(d);
   }
   if (!allow_errors && (rc != BL_OK || d->last.errors_count > 0)) {
@@ -240,7 +252,9 @@ static char *sc_rows(sc_run *s, sc_dev *d, const char *sql) {
     for (int c = 0; c < sqlite3_column_count(st); c++) {
       if (c) sqlite3_str_appendchar(out, 1, '|');
       switch (sqlite3_column_type(st, c)) {
-        case SQLITE_NULL: sqlite3_str_appendall(out, "NULL"); break;
+        case SQLITE_NULL:
+          sqlite3_str_appendall(out, "NULL");
+          break;
         case SQLITE_BLOB: {
           const unsigned char *b = sqlite3_column_blob(st, c);
           int n = sqlite3_column_bytes(st, c);
@@ -249,11 +263,14 @@ static char *sc_rows(sc_run *s, sc_dev *d, const char *sql) {
           sqlite3_str_appendchar(out, 1, '\'');
           break;
         }
-        default: sqlite3_str_appendall(out, (const char *)sqlite3_column_text(st, c)); break;
+        default:
+          sqlite3_str_appendall(out, (const char *)sqlite3_column_text(st, c));
+          break;
       }
     }
   }
-  if (rc != SQLITE_DONE) sc_fail(s, "%s: '%s' failed: %s", d->name, sql, sqlite3_errmsg(bl_sqlite(d->db)));
+  if (rc != SQLITE_DONE)
+    sc_fail(s, "%s: '%s' failed: %s", d->name, sql, sqlite3_errmsg(bl_sqlite(d->db)));
   sqlite3_finalize(st);
   char *text = sqlite3_str_finish(out);
   char *r = strdup(text ? text : "");
@@ -274,12 +291,18 @@ static void sc_expect_result(sc_run *s, sc_dev *d, char *term) {
   if (!sc_number(s, op + 1, &want)) return;
   long long got;
   const bl_sync_result *r = &d->last;
-  if (!strcmp(term, "pulled")) got = r->pulled;
-  else if (!strcmp(term, "pushed")) got = r->pushed;
-  else if (!strcmp(term, "files_pulled")) got = r->files_pulled;
-  else if (!strcmp(term, "files_pushed")) got = r->files_pushed;
-  else if (!strcmp(term, "warnings")) got = (long long)r->warnings_count;
-  else if (!strcmp(term, "errors")) got = (long long)r->errors_count;
+  if (!strcmp(term, "pulled"))
+    got = r->pulled;
+  else if (!strcmp(term, "pushed"))
+    got = r->pushed;
+  else if (!strcmp(term, "files_pulled"))
+    got = r->files_pulled;
+  else if (!strcmp(term, "files_pushed"))
+    got = r->files_pushed;
+  else if (!strcmp(term, "warnings"))
+    got = (long long)r->warnings_count;
+  else if (!strcmp(term, "errors"))
+    got = (long long)r->errors_count;
   else {
     sc_fail(s, "unknown result key '%s'", term);
     return;
@@ -297,7 +320,8 @@ static void sc_expect_issue(sc_run *s, sc_dev *d, const char *code, sc_dev *abou
   size_t n = errors ? d->last.errors_count : d->last.warnings_count;
   for (size_t i = 0; i < n; i++) {
     if (strcmp(bl_sync_code_name(list[i].code), code) != 0) continue;
-    if (about && (!list[i].device || strcmp(list[i].device, bl_device_id(about->db)) != 0)) continue;
+    if (about && (!list[i].device || strcmp(list[i].device, bl_device_id(about->db)) != 0))
+      continue;
     return;
   }
   sc_fail(s, "%s: no %s '%s'%s%s in the last result", d->name, errors ? "error" : "warning", code,
@@ -356,7 +380,8 @@ static void sc_line(sc_run *s, char *line) {
     if (!d) return;
     char *err = NULL;
     int rc = sqlite3_exec(bl_sqlite(d->db), sql, NULL, NULL, &err);
-    if (must_fail && rc == SQLITE_OK) sc_fail(s, "%s: '%s' succeeded, expected an error", d->name, sql);
+    if (must_fail && rc == SQLITE_OK)
+      sc_fail(s, "%s: '%s' succeeded, expected an error", d->name, sql);
     if (!must_fail && rc != SQLITE_OK) sc_fail(s, "%s: '%s' failed: %s", d->name, sql, err);
     sqlite3_free(err);
     return;
@@ -380,7 +405,8 @@ static void sc_line(sc_run *s, char *line) {
     *eq = '\0';
     const char *want = eq + 3;
     char *got = sc_rows(s, d, p);
-    if (got && strcmp(got, want) != 0) sc_fail(s, "%s: '%s' gave '%s', expected '%s'", d->name, p, got, want);
+    if (got && strcmp(got, want) != 0)
+      sc_fail(s, "%s: '%s' gave '%s', expected '%s'", d->name, p, got, want);
     free(got);
     return;
   }
@@ -396,7 +422,8 @@ static void sc_line(sc_run *s, char *line) {
     sc_dev *a = sc_find(s, argv[0]), *b = sc_find(s, argv[1]);
     if (!a || !b) return;
     char *ra = sc_rows(s, a, p), *rb = sc_rows(s, b, p);
-    if (ra && rb && strcmp(ra, rb) != 0) sc_fail(s, "'%s': %s has '%s', %s has '%s'", p, a->name, ra, b->name, rb);
+    if (ra && rb && strcmp(ra, rb) != 0)
+      sc_fail(s, "'%s': %s has '%s', %s has '%s'", p, a->name, ra, b->name, rb);
     free(ra);
     free(rb);
     return;
@@ -410,9 +437,12 @@ static void sc_line(sc_run *s, char *line) {
 
   if (!strcmp(cmd, "threshold") || !strcmp(cmd, "grace") || !strcmp(cmd, "schema")) {
     if (argc != 2 || !sc_number(s, argv[1], &n)) return;
-    if (cmd[0] == 't') s->dflt.threshold = (int)n;
-    else if (cmd[0] == 'g') s->dflt.grace = (int)n;
-    else s->dflt.schema_version = (int)n;
+    if (cmd[0] == 't')
+      s->dflt.threshold = (int)n;
+    else if (cmd[0] == 'g')
+      s->dflt.grace = (int)n;
+    else
+      s->dflt.schema_version = (int)n;
   } else if (!strcmp(cmd, "mismatch")) {
     if (argc == 2) sc_mismatch(s, argv[1], &s->dflt.mismatch);
   } else if (!strcmp(cmd, "devices")) {
@@ -422,7 +452,8 @@ static void sc_line(sc_run *s, char *line) {
   } else if (!strcmp(cmd, "reopen")) {
     sc_dev *d = argc >= 2 ? sc_find(s, argv[1]) : NULL;
     if (d) sc_reopen(s, d, argv + 2, argc - 2);
-  } else if (!strcmp(cmd, "sync") || !strcmp(cmd, "pull") || !strcmp(cmd, "push") || !strcmp(cmd, "sync?")) {
+  } else if (!strcmp(cmd, "sync") || !strcmp(cmd, "pull") || !strcmp(cmd, "push") ||
+             !strcmp(cmd, "sync?")) {
     int what = cmd[1] == 'u' ? (cmd[2] == 'l' ? SC_PULL : SC_PUSH) : SC_SYNC;
     for (int i = 1; i < argc; i++) {
       sc_dev *d = sc_find(s, argv[i]);
@@ -435,7 +466,8 @@ static void sc_line(sc_run *s, char *line) {
       for (int i = 0; i < s->ndev; i++) sc_sync(s, &s->dev[i], SC_SYNC, 0);
   } else if (!strcmp(cmd, "clear")) {
     sc_dev *d = argc == 2 ? sc_find(s, argv[1]) : NULL;
-    if (d && bl_clear_all_data(d->db) != BL_OK) sc_fail(s, "clear %s failed: %s", d->name, bl_errmsg(d->db));
+    if (d && bl_clear_all_data(d->db) != BL_OK)
+      sc_fail(s, "clear %s failed: %s", d->name, bl_errmsg(d->db));
   } else if (!strcmp(cmd, "hide") || !strcmp(cmd, "unhide")) {
     sc_dev *d = argc == 3 ? sc_find(s, argv[1]) : NULL;
     if (d) sc_hide(s, d, argv[2], cmd[0] == 'h');
@@ -457,22 +489,26 @@ static void sc_line(sc_run *s, char *line) {
       return;
     }
     int got = th_count_files(s->dir, d->db, argv[2]);
-    if (got != n) sc_fail(s, "%s: %d files '%s*' in its folder, expected %lld", d->name, got, argv[2], n);
+    if (got != n)
+      sc_fail(s, "%s: %d files '%s*' in its folder, expected %lld", d->name, got, argv[2], n);
   } else if (!strcmp(cmd, "expect-cursor")) {
     sc_dev *d = argc == 4 ? sc_find(s, argv[1]) : NULL, *o = argc == 4 ? sc_find(s, argv[2]) : NULL;
     if (!d || !o || !sc_number(s, argv[3], &n)) return;
     int64_t got = th_cursor(d->db, bl_device_id(o->db));
-    if (got != n) sc_fail(s, "%s: cursor for %s is %lld, expected %lld", d->name, o->name, (long long)got, n);
+    if (got != n)
+      sc_fail(s, "%s: cursor for %s is %lld, expected %lld", d->name, o->name, (long long)got, n);
   } else if (!strcmp(cmd, "expect-result")) {
     sc_dev *d = argc >= 2 ? sc_find(s, argv[1]) : NULL;
     for (int i = 2; d && i < argc; i++) sc_expect_result(s, d, argv[i]);
   } else if (!strcmp(cmd, "expect-warning") || !strcmp(cmd, "expect-error")) {
-    sc_dev *d = argc >= 3 ? sc_find(s, argv[1]) : NULL, *about = argc == 4 ? sc_find(s, argv[3]) : NULL;
+    sc_dev *d = argc >= 3 ? sc_find(s, argv[1]) : NULL,
+           *about = argc == 4 ? sc_find(s, argv[3]) : NULL;
     if (d) sc_expect_issue(s, d, argv[2], about, cmd[7] == 'e');
   } else if (!strcmp(cmd, "expect-no-warning")) {
     sc_dev *d = argc == 2 ? sc_find(s, argv[1]) : NULL;
     if (d && d->last.warnings_count > 0) {
-      sc_fail(s, "%s: %zu warnings in the last result, expected none", d->name, d->last.warnings_count);
+      sc_fail(s, "%s: %zu warnings in the last result, expected none", d->name,
+              d->last.warnings_count);
       sc_print_issues(d);
     }
   } else {
@@ -502,7 +538,8 @@ static int sc_run_file(const char *folder, const char *name) {
   int commands = 0;
   while ((len = getline(&line, &cap, f)) >= 0) {
     s.line++;
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ')) line[--len] = '\0';
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+      line[--len] = '\0';
     char *p = line;
     while (*p == ' ' || *p == '\t') p++;
     if (!*p || *p == '#') continue;
@@ -561,8 +598,10 @@ int main(int argc, char **argv) {
     if (selected) {
       int bad = sc_run_file(argv[1], names[i]);
       printf("%s %s\n", bad ? "FAIL" : "ok  ", names[i]);
-      if (bad) failed++;
-      else passed++;
+      if (bad)
+        failed++;
+      else
+        passed++;
     }
     free(names[i]);
   }
