@@ -29,8 +29,8 @@
 typedef struct pull_plan {
   int64_t *cs;       /* sorted, unique changeset sequences */
   size_t ncs;
-  int64_t snapshot;  /* latest snapshot sequence, 0 when none */
-  int64_t nsnapshots;
+  int64_t *snaps;    /* sorted, unique snapshot sequences; 0 = found unusable */
+  size_t nsnaps;
   int64_t unknown;   /* entries whose name is not understood */
   char first_unknown[128];
 } pull_plan;
@@ -43,7 +43,8 @@ static int pull_cmp_i64(const void *a, const void *b) {
 static int pull_make_plan(const bl_remote_entry *e, size_t n, pull_plan *p) {
   memset(p, 0, sizeof *p);
   p->cs = malloc((n ? n : 1) * sizeof *p->cs);
-  if (!p->cs) return BL_ENOMEM;
+  p->snaps = malloc((n ? n : 1) * sizeof *p->snaps);
+  if (!p->cs || !p->snaps) return BL_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     bl_cs_kind kind;
     int64_t seq;
@@ -52,8 +53,7 @@ static int pull_make_plan(const bl_remote_entry *e, size_t n, pull_plan *p) {
       continue;
     }
     if (kind == BL_CS_SNAPSHOT) {
-      p->nsnapshots++;
-      if (seq > p->snapshot) p->snapshot = seq;
+      p->snaps[p->nsnaps++] = seq;
     } else {
       p->cs[p->ncs++] = seq;
     }
@@ -64,7 +64,24 @@ static int pull_make_plan(const bl_remote_entry *e, size_t n, pull_plan *p) {
   for (size_t i = 0; i < p->ncs; i++)
     if (u == 0 || p->cs[u - 1] != p->cs[i]) p->cs[u++] = p->cs[i];
   p->ncs = u;
+  qsort(p->snaps, p->nsnaps, sizeof *p->snaps, pull_cmp_i64);
+  u = 0;
+  for (size_t i = 0; i < p->nsnaps; i++)
+    if (u == 0 || p->snaps[u - 1] != p->snaps[i]) p->snaps[u++] = p->snaps[i];
+  p->nsnaps = u;
   return BL_OK;
+}
+
+/* The latest usable snapshot >= min, 0 when none. */
+static int64_t pull_best_snapshot(const pull_plan *p, int64_t min) {
+  for (size_t i = p->nsnaps; i-- > 0;)
+    if (p->snaps[i] >= min && p->snaps[i] > 0) return p->snaps[i];
+  return 0;
+}
+
+static void pull_drop_snapshot(pull_plan *p, int64_t seq) {
+  for (size_t i = 0; i < p->nsnaps; i++)
+    if (p->snaps[i] == seq) p->snaps[i] = 0;
 }
 
 /* ------------------------------------------------------------ downloading */
@@ -128,6 +145,8 @@ void bl__pull_device(bl_sync_ctx *ctx, const char *device) {
   rc = pull_make_plan(entries, n, &plan);
   bl_remote_entries_free(entries, n);
   if (rc != BL_OK) {
+    free(plan.cs);
+    free(plan.snaps);
     bl__ctx_error(ctx, device, BL_SYNC_APPLY, rc, "out of memory");
     return;
   }
@@ -136,7 +155,14 @@ void bl__pull_device(bl_sync_ctx *ctx, const char *device) {
                     (long long)plan.unknown, plan.first_unknown);
 
   int64_t last = plan.ncs ? plan.cs[plan.ncs - 1] : 0;
-  if (plan.snapshot > last) last = plan.snapshot;
+  if (plan.nsnaps && plan.snaps[plan.nsnaps - 1] > last) last = plan.snaps[plan.nsnaps - 1];
+  int own = strcmp(device, db->device_id) == 0;
+  if (own && last > cursor) {
+    /* Bootstrap: until the cursor reaches `last`, push must wait. */
+    int64_t target = 0;
+    if (bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target < last)
+      bl__meta_set_int(db, BL_META_RESTORE_TARGET, last);
+  }
   int64_t next = cursor + 1;
   size_t i = 0;
   while (i < plan.ncs && plan.cs[i] < next) i++;
@@ -145,18 +171,38 @@ void bl__pull_device(bl_sync_ctx *ctx, const char *device) {
     int have_cs = i < plan.ncs && plan.cs[i] == next;
     /* Start from the snapshot on a first sync, or when the history we need
      * was compacted away. */
-    if ((cursor == 0 && plan.snapshot >= next) || (!have_cs && plan.snapshot >= next)) {
-      if (cursor > 0)
-        bl__result_warn(ctx->res, device, BL_SYNC_COMPACTED,
-                        "changesets after %lld were compacted on the remote; merged snapshot %lld instead "
-                        "(local changes kept)",
-                        (long long)cursor, (long long)plan.snapshot);
-      bl_apply_outcome out = pull_file(ctx, device, BL_CS_SNAPSHOT, plan.snapshot);
-      if (out != BL_APPLIED && out != BL_APPLY_DROPPED) break;
-      cursor = plan.snapshot;
-      next = cursor + 1;
-      while (i < plan.ncs && plan.cs[i] < next) i++;
-      continue;
+    int64_t snap = (cursor == 0 || !have_cs) ? pull_best_snapshot(&plan, next) : 0;
+    if (snap) {
+      size_t errors = ctx->res->errors_count;
+      int first_error = ctx->first_error;
+      bl_apply_outcome out = pull_file(ctx, device, BL_CS_SNAPSHOT, snap);
+      if (out == BL_APPLIED || out == BL_APPLY_DROPPED) {
+        if (cursor > 0)
+          bl__result_warn(ctx->res, device, BL_SYNC_COMPACTED,
+                          "changesets after %lld were compacted on the remote; merged snapshot %lld instead "
+                          "(local changes kept)",
+                          (long long)cursor, (long long)snap);
+        cursor = snap;
+        next = cursor + 1;
+        while (i < plan.ncs && plan.cs[i] < next) i++;
+        continue;
+      }
+      /* An unreadable snapshot (a torn upload on a store without atomic
+       * writes) is not the end when another way exists: an older snapshot,
+       * or the changesets themselves. */
+      int unreadable = out == BL_APPLY_FAILED && ctx->res->errors_count == errors + 1 &&
+                       (ctx->res->errors[errors].code == BL_SYNC_CORRUPT ||
+                        ctx->res->errors[errors].code == BL_SYNC_WRONG_DEVICE ||
+                        ctx->res->errors[errors].code == BL_SYNC_WRONG_SEQUENCE);
+      pull_drop_snapshot(&plan, snap);
+      if (unreadable && (have_cs || pull_best_snapshot(&plan, next))) {
+        bl__result_warn(ctx->res, device, BL_SYNC_CORRUPT, "%s; used %s instead", ctx->res->errors[errors].message,
+                        have_cs ? "the changesets" : "an older snapshot");
+        bl__result_truncate_errors(ctx->res, errors);
+        ctx->first_error = first_error;
+        continue;
+      }
+      break;
     }
     if (!have_cs) {
       bl__result_warn(ctx->res, device, BL_SYNC_GAP,
@@ -168,6 +214,12 @@ void bl__pull_device(bl_sync_ctx *ctx, const char *device) {
     cursor = next++;
     i++;
   }
+  if (own) {
+    int64_t target = 0;
+    if (bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target > 0 && cursor >= target)
+      bl__meta_delete(db, BL_META_RESTORE_TARGET);
+  }
+  free(plan.snaps);
   free(plan.cs);
 }
 
@@ -189,8 +241,9 @@ int bl__pull(bl_sync_ctx *ctx) {
     bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "cannot list '%s': %s", path, bl_remote_errmsg(ctx->remote));
     return rc;
   }
-  int64_t own_cursor = 0;
+  int64_t own_cursor = 0, restore_target = 0;
   rc = bl__cursor_get(db, db->device_id, &own_cursor);
+  if (rc == BL_OK) rc = bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &restore_target);
   if (rc != BL_OK) {
     bl_remote_entries_free(entries, n);
     bl__ctx_error(ctx, NULL, BL_SYNC_APPLY, rc, "cannot read the cursor: %s", bl_errmsg(db));
@@ -222,7 +275,8 @@ int bl__pull(bl_sync_ctx *ctx) {
   qsort(devices, ndev, sizeof *devices, pull_cmp_str);
 
   for (size_t i = 0; i < ndev && !ctx->abort_all; i++) {
-    if (strcmp(devices[i], db->device_id) == 0 && own_cursor != 0) continue;
+    /* Our own folder only for a bootstrap (cursor 0) or to finish one. */
+    if (strcmp(devices[i], db->device_id) == 0 && own_cursor != 0 && restore_target <= own_cursor) continue;
     bl__pull_device(ctx, devices[i]);
   }
   for (size_t i = 0; i < ndev; i++) free(devices[i]);

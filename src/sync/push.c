@@ -278,6 +278,8 @@ static int push_high_water(bl_db *db, int64_t last, int64_t *hi) {
   return rc == SQLITE_OK ? BL_OK : bl__db_error(db, bl__from_sqlite(rc), "push: %s", sqlite3_errmsg(db->db));
 }
 
+#define PUSH_IN_FLIGHT "push_in_flight"
+
 /* Records a push (or, with seq == 0, only the new last_push_db_version). */
 static int push_record(bl_db *db, int64_t expect_cursor, int64_t seq, int64_t hi) {
   int rc = bl__exec(db, "BEGIN IMMEDIATE");
@@ -290,6 +292,7 @@ static int push_record(bl_db *db, int64_t expect_cursor, int64_t seq, int64_t hi
   if (rc == BL_OK && seq > 0) rc = bl__cursor_set(db, db->device_id, seq);
   if (rc == BL_OK) rc = bl__meta_set_int(db, BL_META_LAST_PUSH_DB_VERSION, hi);
   if (rc == BL_OK) rc = bl__restored_drop_upto(db, hi);
+  if (rc == BL_OK && seq > 0) rc = bl__meta_delete(db, PUSH_IN_FLIGHT);
   if (rc == BL_OK) rc = bl__exec(db, "COMMIT");
   if (rc != BL_OK) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
@@ -330,19 +333,62 @@ static int push_guard_fresh(bl_sync_ctx *ctx, int64_t *cursor) {
   return BL_OK;
 }
 
-int bl__push(bl_sync_ctx *ctx) {
+/* The push in flight: "N hi" written before cs-N is uploaded, cleared when
+ * it is recorded. Found again at the next push (a crash, a lost response,
+ * a failed recording), it makes that push rewrite cs-N with the SAME window
+ * (last_push_db_version, hi] — never more: another device may have read
+ * the first upload already and moved its cursor past N, so anything new
+ * must go into cs-(N+1). Entries of the window superseded since then have
+ * moved to higher db_versions and travel in a later file. */
+static int push_marker_get(bl_db *db, int64_t *seq, int64_t *hi) {
+  *seq = 0;
+  char *text = NULL;
+  int rc = bl__meta_get(db, PUSH_IN_FLIGHT, &text);
+  if (rc == BL_ENOTFOUND) return BL_OK;
+  if (rc != BL_OK) return rc;
+  long long a, b;
+  if (sscanf(text, "%lld %lld", &a, &b) == 2) {
+    *seq = a;
+    *hi = b;
+  }
+  free(text);
+  return BL_OK;
+}
+
+static int push_marker_set(bl_db *db, int64_t seq, int64_t hi) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%lld %lld", (long long)seq, (long long)hi);
+  int rc = bl__exec(db, "BEGIN IMMEDIATE");
+  if (rc == BL_OK) rc = bl__meta_set(db, PUSH_IN_FLIGHT, buf);
+  if (rc == BL_OK) rc = bl__exec(db, "COMMIT");
+  if (rc != BL_OK) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* One push: cs-(cursor+1). *again is set when it rewrote an in-flight
+ * changeset and a second push should follow for what is newer. */
+static int push_once(bl_sync_ctx *ctx, int *again) {
   bl_db *db = ctx->db;
-  int64_t cursor = 0, last = 0, hi = 0;
+  int64_t cursor = 0, last = 0, hi = 0, marker_seq = 0, marker_hi = 0;
   bl_range restored[BL_RESTORED_MAX];
   size_t nrestored = 0;
+  *again = 0;
   int rc = bl__cursor_get(db, db->device_id, &cursor);
   if (rc == BL_OK) rc = bl__meta_get_int(db, BL_META_LAST_PUSH_DB_VERSION, 0, &last);
   if (rc == BL_OK) rc = bl__restored_load(db, restored, BL_RESTORED_MAX, &nrestored);
+  if (rc == BL_OK) rc = push_marker_get(db, &marker_seq, &marker_hi);
   if (rc != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, rc, "push: %s", bl_errmsg(db));
     return rc;
   }
-  if (cursor == 0) {
+  int64_t target = 0;
+  if (bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target > cursor) {
+    bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, BL_ERROR,
+                  "restoring our own changesets is not complete (%lld of %lld); not pushing until it is",
+                  (long long)cursor, (long long)target);
+    return BL_ERROR;
+  }
+  if (cursor == 0 && marker_seq == 0) {
     /* Never pushed, or cleared: our folder may hold files from before (a
      * sign-out). Restore them first; never overwrite what we did not
      * record. */
@@ -350,22 +396,29 @@ int bl__push(bl_sync_ctx *ctx) {
     if (rc != BL_OK) return rc;
   }
   int64_t seq = cursor + 1;
+  int rewrite = marker_seq == seq && marker_hi >= last;
   int want_snapshot = seq % db->snapshot_threshold == 0;
 
-  /* One read transaction: D, the changes and the snapshot agree. */
+  /* One read transaction: the window, the changes and the snapshot agree. */
   push_out cs, snap;
   memset(&snap, 0, sizeof snap);
-  char *not_restored = bl__restored_sql(restored, nrestored);
   memset(&cs, 0, sizeof cs);
+  char *not_restored = bl__restored_sql(restored, nrestored);
   rc = bl__exec(db, "BEGIN");
-  if (rc == BL_OK) rc = push_high_water(db, last, &hi);
+  if (rc == BL_OK) {
+    if (rewrite) hi = marker_hi;
+    else rc = push_high_water(db, last, &hi);
+  }
   if (rc == BL_OK) rc = push_open_file(db, &cs, BL_CS_CHANGESET, seq, last, hi);
   if (rc == BL_OK) rc = push_collect(db, &cs, last, hi, not_restored);
   sqlite3_free(not_restored);
   int64_t count = rc == BL_OK ? bl_cs_writer_count(cs.w) : 0;
-  if (rc == BL_OK && count > 0 && want_snapshot) {
-    rc = push_open_file(db, &snap, BL_CS_SNAPSHOT, seq, 0, hi);
-    if (rc == BL_OK) rc = push_collect_snapshot(db, &snap, hi);
+  int64_t snap_hi = hi;
+  if (rc == BL_OK && (count > 0 || rewrite) && want_snapshot) {
+    /* Everything present now: a superset of the state at cs-N is as good. */
+    if (rewrite) rc = push_high_water(db, hi, &snap_hi);
+    if (rc == BL_OK) rc = push_open_file(db, &snap, BL_CS_SNAPSHOT, seq, 0, snap_hi);
+    if (rc == BL_OK) rc = push_collect_snapshot(db, &snap, snap_hi);
   }
   sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
   if (rc != BL_OK) {
@@ -375,9 +428,10 @@ int bl__push(bl_sync_ctx *ctx) {
     return rc;
   }
 
-  if (count == 0) {
+  if (count == 0 && !rewrite) {
     /* Nothing of ours: move the window on (restored or merged changes). */
     push_close_file(&cs);
+    if (marker_seq) bl__meta_delete(db, PUSH_IN_FLIGHT); /* stale */
     if (hi > last) {
       rc = push_record(db, cursor, 0, hi);
       if (rc != BL_OK) bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, rc, "push: %s", bl_errmsg(db));
@@ -389,6 +443,7 @@ int bl__push(bl_sync_ctx *ctx) {
   int64_t size = 0;
   bl_cs_format_name(name, sizeof name, BL_CS_CHANGESET, seq);
   rc = push_finish(db, &cs, &size);
+  if (rc == BL_OK && !rewrite) rc = push_marker_set(db, seq, hi);
   if (rc == BL_OK) {
     bl__crash_point("push-before-upload");
     rc = push_upload(ctx, &cs, size, name);
@@ -413,6 +468,7 @@ int bl__push(bl_sync_ctx *ctx) {
   bl__crash_point("push-recorded");
   ctx->res->pushed += count;
   ctx->res->files_pushed++;
+  *again = rewrite;
 
   if (snap.w) {
     bl_cs_format_name(name, sizeof name, BL_CS_SNAPSHOT, seq);
@@ -426,8 +482,15 @@ int bl__push(bl_sync_ctx *ctx) {
                       bl_remote_errmsg(ctx->remote));
     }
     push_close_file(&snap);
-    rc = BL_OK;
   }
   push_compact(ctx, seq);
   return BL_OK;
+}
+
+int bl__push(bl_sync_ctx *ctx) {
+  int again = 0, rc;
+  do {
+    rc = push_once(ctx, &again);
+  } while (rc == BL_OK && again);
+  return rc;
 }

@@ -94,3 +94,11 @@ void bl__ctx_error(bl_sync_ctx *ctx, const char *device, int sync_code, int bl_c
   va_end(ap);
   if (ctx->first_error == BL_OK) ctx->first_error = bl_code != BL_OK ? bl_code : BL_ERROR;
 }
+
+void bl__result_truncate_errors(bl_sync_result *r, size_t n) {
+  while (r->errors_count > n) {
+    r->errors_count--;
+    free(r->errors[r->errors_count].device);
+    free(r->errors[r->errors_count].message);
+  }
+}

@@ -58,6 +58,10 @@ int bl__from_sqlite(int rc);
 /* db_versions given to changes restored from this device's own folder
  * (bootstrap): "lo:hi,lo:hi,..." (restored.c). They are not pushed again. */
 #define BL_META_RESTORED_DB_VERSIONS "restored_db_versions"
+/* The highest sequence found in our own folder when a bootstrap began;
+ * pushing waits until our cursor reaches it (a push before would write a
+ * sequence that holds changes we have not restored). */
+#define BL_META_RESTORE_TARGET "restore_target"
 
 /* Runs SQL without results; on error sets db's message. */
 int bl__exec(bl_db *db, const char *sql);
@@ -110,6 +114,9 @@ void bl__result_error(bl_sync_result *r, const char *device, int code, const cha
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* Drops the errors after the first n (an error replaced by a fallback). */
+void bl__result_truncate_errors(bl_sync_result *r, size_t n);
 
 /* ------------------------------------------------------------------- lock.c */
 

@@ -67,6 +67,8 @@ static char *cloud_state(void) {
   return r;
 }
 
+/* The push-in-flight marker is excluded: after a failed upload the engine
+ * cannot know whether the file arrived, and remembers that on purpose. */
 static char *db_state(bl_db *db) {
   char *rows = th_dump(db), *clock = th_dump_clock(db);
   sqlite3_str *out = sqlite3_str_new(NULL);
@@ -74,7 +76,7 @@ static char *db_state(bl_db *db) {
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2(bl_sqlite(db),
                      "SELECT device_id || ' ' || last_sequence FROM _sync_cursors UNION ALL "
-                     "SELECT key || '=' || quote(value) FROM _sync_meta ORDER BY 1",
+                     "SELECT key || '=' || quote(value) FROM _sync_meta WHERE key <> 'push_in_flight' ORDER BY 1",
                      -1, &st, NULL);
   while (sqlite3_step(st) == SQLITE_ROW) sqlite3_str_appendf(out, "%s\n", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
