@@ -170,6 +170,60 @@ static int open_make_crrs(bl_db *db) {
   return BL_OK;
 }
 
+/* 1 when table `t` exists and is already a CRR. */
+static int open_is_crr(bl_db *db, const char *t) {
+  sqlite3_stmt *stmt = NULL;
+  int yes = 0;
+  if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM sqlite_schema WHERE name = ?1 || '__crsql_clock'", -1, &stmt, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(stmt, 1, t, -1, SQLITE_STATIC);
+    yes = sqlite3_step(stmt) == SQLITE_ROW;
+  }
+  sqlite3_finalize(stmt);
+  return yes;
+}
+
+static int open_alter(bl_db *db, const char *fn, const char *t) {
+  char *sql = sqlite3_mprintf("SELECT %s(%Q)", fn, t);
+  if (!sql) return bl__db_error(db, BL_ENOMEM, "out of memory");
+  char *err = NULL;
+  int rc = sqlite3_exec(db->db, sql, NULL, NULL, &err);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) {
+    bl__db_error(db, BL_ESCHEMA, "schema.migrate: %s('%s') failed: %s", fn, t, err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return BL_ESCHEMA;
+  }
+  return BL_OK;
+}
+
+/* Runs the schema's migrate between crsql_begin_alter and
+ * crsql_commit_alter of every synced table that is already a CRR, as
+ * cr-sqlite requires for ALTER TABLE on a CRR: the seed's migrate is a plain
+ * "ALTER TABLE todos ADD COLUMN ...", and the added column is tracked from
+ * then on. (A migrate that wraps its ALTERs itself works too: the calls
+ * nest harmlessly, the outer commit_alter finding nothing left to do.) */
+static int open_migrate(bl_db *db, int64_t from) {
+  const bl_schema *s = db->schema;
+  unsigned char *altering = calloc(s->synced_tables_count ? s->synced_tables_count : 1, 1);
+  if (!altering) return bl__db_error(db, BL_ENOMEM, "out of memory");
+  int rc = BL_OK;
+  for (size_t i = 0; rc == BL_OK && i < s->synced_tables_count; i++)
+    if (open_is_crr(db, s->synced_tables[i])) {
+      rc = open_alter(db, "crsql_begin_alter", s->synced_tables[i]);
+      altering[i] = rc == BL_OK;
+    }
+  if (rc == BL_OK && s->migrate && s->migrate(db->db, (int)from, s->schema_version, s->payload) != 0)
+    rc = bl__db_error(db, BL_ESCHEMA, "schema.migrate(%lld, %d) failed: %s", (long long)from, s->schema_version,
+                      sqlite3_errmsg(db->db));
+  /* A table the migration dropped has nothing to commit. */
+  for (size_t i = 0; rc == BL_OK && i < s->synced_tables_count; i++)
+    if (altering[i] && open_is_crr(db, s->synced_tables[i]))
+      rc = open_alter(db, "crsql_commit_alter", s->synced_tables[i]);
+  free(altering);
+  return rc;
+}
+
 /* Runs create or migrate as the stored schema_version says. */
 static int open_schema(bl_db *db) {
   const bl_schema *s = db->schema;
@@ -193,9 +247,8 @@ static int open_schema(bl_db *db) {
     if (s->create && s->create(db->db, s->payload) != 0)
       return bl__db_error(db, BL_ESCHEMA, "schema.create failed: %s", sqlite3_errmsg(db->db));
   } else if (stored < s->schema_version) {
-    if (s->migrate && s->migrate(db->db, (int)stored, s->schema_version, s->payload) != 0)
-      return bl__db_error(db, BL_ESCHEMA, "schema.migrate(%lld, %d) failed: %s", (long long)stored,
-                          s->schema_version, sqlite3_errmsg(db->db));
+    rc = open_migrate(db, stored);
+    if (rc != BL_OK) return rc;
   }
   if (stored != s->schema_version) {
     rc = bl__meta_set_int(db, BL_META_SCHEMA_VERSION, s->schema_version);

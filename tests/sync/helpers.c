@@ -50,7 +50,7 @@ static int th_create(sqlite3 *db, void *p) {
 
 static int th_migrate(sqlite3 *db, int from, int to, void *p) {
   (void)p;
-  if (from < 2 && to >= 2) return sqlite3_exec(db, "SELECT crsql_begin_alter('todos');" "ALTER TABLE todos ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';" "SELECT crsql_commit_alter('todos');", NULL, NULL, NULL);
+  if (from < 2 && to >= 2) return sqlite3_exec(db, "ALTER TABLE todos ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal'", NULL, NULL, NULL);
   return 0;
 }
 
