@@ -20,7 +20,7 @@ set -euo pipefail
 #   valgrind                           memcheck runs in CI
 #   git ca-certificates                fetching sources and npm packages
 #   libcurl4-openssl-dev               HTTP for the cloud backends (planned)
-#   libjansson-dev                     int64-exact JSON changesets (planned)
+#   libjansson-dev                     the CLI's JSON output (exec --json, sync --json, status)
 #   libsodium-dev                      base64, randomness, SHA-256, encryption
 #   libzstd-dev                        changeset compression (planned)
 #   libxml2-dev                        WebDAV PROPFIND responses (planned)
