@@ -11,7 +11,8 @@
  *
  *   - every sync returned BL_OK (the only warning allowed is "compacted");
  *   - all devices have identical rows and clocks (th_converged);
- *   - nothing was lost, by a model: each device owns "private" rows (keys
+ *   - nothing was lost, by a model (which also covers rows written after a
+ *     clearAllData and before the next sync): each device owns "private" rows (keys
  *     only it writes) whose final state the model knows exactly — existence
  *     and every value, type included — minus the writes lost with a
  *     clearAllData before they were pushed; "shared" keys are written by
@@ -167,6 +168,7 @@ typedef struct rd_row {
 
 typedef struct rd_prow {
   rd_row cur, pushed, tx; /* tx: the state inside an open transaction */
+  int used;               /* ever written: not a fresh key any more */
 } rd_prow;
 
 typedef struct rd_dev {
@@ -262,6 +264,7 @@ static void rd_private_write(rd_world *w, int i) {
   int t = rd_int(2), n = rd_int(RD_PRIVATE);
   rd_row *r = rd_view(d, t, n);
   char *key = rd_pkey(i, t, n);
+  d->priv[t][n].used = 1;
   if (!r->exists) {
     /* insert (a fresh key, or a re-insert of a deleted one) */
     rd_row nr = {1, {rd_col_lit(t, 0), rd_col_lit(t, 1)}};
@@ -278,6 +281,7 @@ static void rd_private_write(rd_world *w, int i) {
         int m = rd_int(RD_PRIVATE);
         rd_row *to = rd_view(d, t, m);
         if (m == n || to->exists) break;
+        d->priv[t][m].used = 1;
         char *nk = rd_pkey(i, t, m);
         int changed = rd_chance(30);
         char *lit = changed ? rd_col_lit(t, 0) : NULL;
@@ -494,6 +498,21 @@ static void rd_step(rd_world *w) {
     for (int t = 0; t < 2; t++) {
       for (int n = 0; n < RD_PRIVATE; n++) rd_row_set(&d->priv[t][n].cur, &d->priv[t][n].pushed);
       for (int n = 0; n < RD_SHARED; n++) d->shared_pending[t][n] = 0;
+    }
+    /* Sometimes new rows are written before the first sync after the
+     * clear (fresh keys only: the old rows are not back yet). */
+    for (int k = rd_int(3); k > 0; k--) {
+      int t = rd_int(2), n = rd_int(RD_PRIVATE);
+      rd_prow *p = &d->priv[t][n];
+      if (p->used) continue;
+      p->used = 1;
+      char *key = rd_pkey(i, t, n);
+      rd_row nr = {1, {rd_col_lit(t, 0), rd_col_lit(t, 1)}};
+      if (rd_exec(w, d, 0, "INSERT INTO %s (id, %s, %s) VALUES (%s, %s, %s)", rd_tables[t],
+                  rd_cols[t][0], rd_cols[t][1], key, nr.col[0], nr.col[1]) == 1)
+        rd_row_set(&p->cur, &nr);
+      rd_row_free(&nr);
+      sqlite3_free(key);
     }
     rd_sync(w, i, 0);
   } else if (r < 96) {
