@@ -11,18 +11,20 @@
  *     device's cursor k means exactly the rows of its files 1..k are
  *     there); the device's unpushed changes are still there; and after the
  *     fault is gone, syncing converges, a fresh device joining gets
- *     everything, and every folder holds contiguous changesets;
+ *     everything, and every folder can be walked without a hole;
  *   - a lost upload response followed by new local writes;
+ *   - a restore after clearAllData interrupted half-way, then a write;
  *   - torn writes of a changeset (an error for readers until the writer
  *     rewrites it) and of a snapshot;
  *   - stale listings (an eventually consistent store): nothing skipped;
  *   - request counts of an idle sync with 10 remote devices.
  *
- * Every file of device X adds a row "X<k>" to todos (k = the file's
- * sequence; a snapshot k holds rows 1..k), which is what makes "cursor k
- * means rows 1..k" checkable.
+ * The worlds (devices a, b, c; every file of device X adds a row "X<k>",
+ * which is what makes "cursor k means rows 1..k" checkable) and the
+ * invariants are in fixture.c. BL_FAULT_CALL=N replays only call N of the
+ * every-call loops.
  *
- * Divided into: fixtures; invariants; the every-call loop; single cases.
+ * Divided into: the every-call loop; single cases.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +275,42 @@ static void test_sync_faults__torn_snapshot(void) {
   fx_template_free(&t);
 }
 
+/* A snapshot whose upload failed (torn: the name is in the folder, the
+ * content is not whole) must not be what compaction relies on: with a
+ * grace shorter than the threshold, compaction at S + grace would delete
+ * every changeset the torn snapshot S was meant to cover, leaving their
+ * rows nowhere readable until the next snapshot. A device joining then
+ * must still get every row. */
+static void test_sync_faults__torn_snapshot_then_compaction(void) {
+  char *dir = th_tmpdir();
+  th_opts o = {.threshold = 4, .grace = 2};
+  bl_db *a = th_open(dir, "a.db", &o);
+  bl_remote *r = th_remote(dir), *f = NULL;
+  BL_REQUIRE(bl__remote_fault_new(&f, r) == BL_OK);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  for (int i = 1; i <= 6; i++) {
+    th_execf(a, "INSERT INTO todos (id) VALUES ('a%d')", i);
+    if (i == 4) BL_CHECK_INT(bl__fault_tear_write(f, 2, 40, BL_EIO), BL_OK); /* snapshot-4 */
+    int rc = th_sync(a, f, &res);
+    BL_CHECK(rc == BL_OK || i == 4);
+    if (i == 4) BL_CHECK(rc != BL_OK || res.warnings_count > 0);
+  }
+  bl_db *b = th_open(dir, "b.db", &o);
+  int rc = th_sync(b, r, &res);
+  if (rc != BL_OK && res.errors_count) fprintf(stderr, "  joining: %s\n", res.errors[0].message);
+  BL_CHECK_INT(rc, BL_OK);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 6);
+  bl_db *dbs[2] = {a, b};
+  BL_CHECK(th_converged(dbs, 2, "torn snapshot, then compaction"));
+  bl_sync_result_free(&res);
+  bl_remote_free(f);
+  bl_remote_free(r);
+  bl_close(a);
+  bl_close(b);
+  th_rmtree(dir);
+  free(dir);
+}
+
 /* Stale listings: for the next m list calls, b's remote answers with the
  * listing it gave last time (m = 1: only the changesets folder is stale;
  * more: device folders too). b must never skip a file (its cursor k
@@ -388,6 +426,7 @@ static const bl_test_case cases[] = {
     BL_TEST(test_sync_faults__bootstrap_interrupted),
     BL_TEST(test_sync_faults__torn_changeset),
     BL_TEST(test_sync_faults__torn_snapshot),
+    BL_TEST(test_sync_faults__torn_snapshot_then_compaction),
     BL_TEST(test_sync_faults__stale_listings),
     BL_TEST(test_sync_faults__idle_request_count),
 };
