@@ -182,6 +182,47 @@ static void test_sync_faults__bootstrap_interrupted(void) {
   free(dir);
 }
 
+/* A restore after clearAllData whose listing of our own folder is stale (an
+ * eventually consistent store that does not show our newest changeset
+ * yet) must not end in a push over that changeset: the rows it holds would
+ * be lost for every device. Found by test_sync_random__with_faults. */
+static void test_sync_faults__bootstrap_with_stale_listing(void) {
+  char *dir = th_tmpdir();
+  bl_db *a = th_open(dir, "a.db", NULL);
+  bl_remote *r = th_remote(dir), *f = NULL;
+  BL_REQUIRE(bl__remote_fault_new(&f, r) == BL_OK);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  th_exec(a, "INSERT INTO todos (id) VALUES ('a1')");
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  /* A restore through the wrapper: it remembers our folder with cs-1. */
+  BL_CHECK_INT(bl_clear_all_data(a), BL_OK);
+  BL_CHECK_INT(th_sync(a, f, &res), BL_OK);
+  th_exec(a, "INSERT INTO todos (id) VALUES ('a2')");
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK); /* cs-2 */
+  /* Signed out again; the next restore lists the changesets folder and our
+   * folder as they were before cs-2. */
+  BL_CHECK_INT(bl_clear_all_data(a), BL_OK);
+  bl__fault_stale_lists(f, 2);
+  th_sync(a, f, &res);
+  bl__fault_reset(f);
+  th_exec(a, "INSERT INTO todos (id) VALUES ('z')");
+  th_sync(a, r, &res);
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  BL_CHECK_INT(th_int(a, "SELECT count(*) FROM todos"), 3);
+  bl_db *b = th_open(dir, "b.db", NULL);
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos WHERE id IN ('a1', 'a2', 'z')"), 3);
+  bl_db *dbs[2] = {a, b};
+  BL_CHECK(th_converged(dbs, 2, "restore with a stale listing"));
+  bl_sync_result_free(&res);
+  bl_remote_free(f);
+  bl_remote_free(r);
+  bl_close(a);
+  bl_close(b);
+  th_rmtree(dir);
+  free(dir);
+}
+
 /* A clean sync of a from the steady template pushes cs-4: its size. */
 static int64_t fx_cs4_size(const fx_tpl *t) {
   fx f;
@@ -424,6 +465,7 @@ static const bl_test_case cases[] = {
     BL_TEST(test_sync_faults__every_call_bootstrap),
     BL_TEST(test_sync_faults__lost_response_then_new_writes),
     BL_TEST(test_sync_faults__bootstrap_interrupted),
+    BL_TEST(test_sync_faults__bootstrap_with_stale_listing),
     BL_TEST(test_sync_faults__torn_changeset),
     BL_TEST(test_sync_faults__torn_snapshot),
     BL_TEST(test_sync_faults__torn_snapshot_then_compaction),
