@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "helpers.h"
+#include "remote/fault.h"
 
 static char *dir;
 
@@ -192,27 +193,40 @@ static void test_sync_basic__two_devices_converge(void) {
 
 /* --------------------------------------------------------- idempotent push */
 
+/* A crash or a lost response after cs-2 reached the cloud but before it was
+ * recorded: the next push writes cs-2 again (same name, same window: a
+ * reader may have consumed the first upload) and the newer change as cs-3;
+ * never a second file for one sequence, never a change lost. */
 static void test_sync_basic__push_rewrites_same_sequence(void) {
   setup();
   bl_db *a = th_open(dir, "a.db", NULL), *b = th_open(dir, "b.db", NULL);
-  bl_remote *r = th_remote(dir);
+  bl_remote *r = th_remote(dir), *f = NULL;
+  BL_REQUIRE(bl__remote_fault_new(&f, r) == BL_OK);
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   th_exec(a, "INSERT INTO todos (id) VALUES ('1')");
   BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
-  /* Simulate a crash after the upload of cs-2, before it was recorded. */
   th_exec(a, "INSERT INTO todos (id) VALUES ('2')");
-  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
-  th_exec(a, "UPDATE _sync_cursors SET last_sequence = 1 WHERE device_id = (SELECT value FROM _sync_meta WHERE key='device_id');"
-             "UPDATE _sync_meta SET value = '1' WHERE key = 'last_push_db_version'");
+  BL_REQUIRE(bl__fault_fail_after(f, BL__FAULT_WRITE, 1, BL_ENET) == BL_OK);
+  BL_CHECK_INT(th_sync(a, f, &res), BL_ENET); /* cs-2 is in the cloud, unrecorded */
+  BL_CHECK(th_has_error(&res, BL_SYNC_PUSH));
+  BL_CHECK_INT(th_count_files(dir, a, "cs-"), 2);
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK); /* b reads that first cs-2 */
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 2);
   th_exec(a, "INSERT INTO todos (id) VALUES ('3')");
   BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
-  BL_CHECK_INT(th_count_files(dir, a, "cs-"), 2); /* cs-00002 rewritten, no cs-00003 */
+  BL_CHECK_INT(res.files_pushed, 2); /* cs-2 again, then cs-3 */
+  BL_CHECK_INT(th_count_files(dir, a, "cs-"), 3);
   BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
   BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 3);
+  bl_db *c = th_open(dir, "c.db", NULL);
+  BL_CHECK_INT(th_sync(c, r, &res), BL_OK);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos"), 3);
   bl_sync_result_free(&res);
+  bl_remote_free(f);
   bl_remote_free(r);
   bl_close(a);
   bl_close(b);
+  bl_close(c);
   teardown();
 }
 

@@ -258,13 +258,15 @@ int fx_check_folders(fx *f, bl_db **dbs, int n, const char *when) {
   return bad;
 }
 
-/* The fault is gone: everyone syncs twice, then a fresh device joins: all
+/* The fault is gone: everyone syncs once, a first, then a fresh device joins: all
  * must be equal and hold every row of every file, and a's unpushed
  * changes. Returns violations. */
 int fx_recover(fx *f, const char *when) {
   bl_db *dbs[4];
   for (int i = 0; i < f->ndev; i++) dbs[i] = f->dev[i].db;
-  int bad = th_sync_rounds(dbs, f->ndev, f->folder, 2);
+  /* One round is enough: only a has changes of its own to push, and it goes
+   * first. */
+  int bad = th_sync_rounds(dbs, f->ndev, f->folder, 1);
   bl_db *fresh = th_open(f->dir, "fresh.db", &FX_OPTS);
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   if (th_sync(fresh, f->folder, &res) != BL_OK) {

@@ -105,7 +105,7 @@ int fx_check_prefixes(fx *f, fx_dev *x, int own_local, const char *when);
  * for; each fixture device's own cursor is its highest file. Returns
  * violations. */
 int fx_check_folders(fx *f, bl_db **dbs, int n, const char *when);
-/* The fault is gone: everyone syncs twice, then a fresh device joins: all
+/* The fault is gone: everyone syncs once, a first, then a fresh device joins: all
  * must be equal and hold every row of every file, and a's unpushed
  * changes. Returns violations. */
 int fx_recover(fx *f, const char *when);
