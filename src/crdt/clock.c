@@ -174,6 +174,79 @@ int bl__clock_any(const bl_table *t, const bl_clock *c) {
   return 0;
 }
 
+/* A new clock row whose present entries share db_version and site (every
+ * fresh row a merge or a local write creates): an INSERT with those bound
+ * once and NULL literals for absent entries, about half the parameters of
+ * clock_write. *done is 0 when the record does not qualify. */
+static int clock_insert_uniform(sqlite3 *db, bl_table *t, bl_clock *c,
+                                int (*bind_pks)(sqlite3_stmt *, int, const void *, int), const void *pks,
+                                int *done) {
+  *done = 0;
+  if (t->legacy || t->ncol + 1 > 64) return SQLITE_OK;
+  sqlite3_uint64 mask = 0;
+  const bl_entry *first = NULL;
+  for (int e = 0; e <= t->ncol; e++) {
+    const bl_entry *en = &c->e[e];
+    if (!en->present) continue;
+    if (!first) first = en;
+    else if (en->dbv != first->dbv || en->site != first->site) return SQLITE_OK;
+    mask |= (sqlite3_uint64)1 << e;
+  }
+  if (!first) return SQLITE_OK;
+  int slot = -1;
+  for (int i = 0; i < BL_LW_CACHE; i++)
+    if (t->clock_ins[i].stmt && t->clock_ins[i].mask == mask) slot = i;
+  if (slot < 0) {
+    slot = t->clock_ins_next;
+    t->clock_ins_next = (t->clock_ins_next + 1) % BL_LW_CACHE;
+    sqlite3_finalize(t->clock_ins[slot].stmt);
+    t->clock_ins[slot].stmt = NULL;
+    /* ?1..?npk the key, ?D db_version, ?D+1 site, then (v, seq) of each
+     * present entry. */
+    int d = t->npk + 1, p = d + 2;
+    char *cols = bl__ident_list(t->pks, t->npk, NULL);
+    sqlite3_str *s = sqlite3_str_new(db);
+    sqlite3_str_appendf(s, "INSERT INTO \"%w__crsql_clk\" (%s, \"__crsql_dbv\", \"__crsql_dbvb\"", t->name,
+                        cols ? cols : "");
+    sqlite3_free(cols);
+    bl__clock_entry_cols(s, t, NULL);
+    sqlite3_str_appendall(s, ") VALUES (");
+    for (int i = 0; i < t->npk; i++) sqlite3_str_appendf(s, "?%d, ", i + 1);
+    sqlite3_str_appendf(s, "?%d, ?%d >> %d", d, d, BL_DBV_BUCKET_SHIFT);
+    for (int e = 0; e <= t->ncol; e++) {
+      if (mask & ((sqlite3_uint64)1 << e)) {
+        sqlite3_str_appendf(s, ", ?%d, ?%d, ?%d, ?%d", p, d, d + 1, p + 1);
+        p += 2;
+      } else {
+        sqlite3_str_appendall(s, ", NULL, NULL, NULL, NULL");
+      }
+    }
+    sqlite3_str_appendall(s, ")");
+    char *sql = sqlite3_str_finish(s);
+    int rc = bl__prepare_cached(db, &t->clock_ins[slot].stmt, sql);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) return rc;
+    t->clock_ins[slot].mask = mask;
+  }
+  sqlite3_stmt *s = t->clock_ins[slot].stmt;
+  int d = t->npk + 1, p = d + 2;
+  int rc = bind_pks(s, 1, pks, t->npk);
+  sqlite3_bind_int64(s, d, first->dbv);
+  sqlite3_bind_int64(s, d + 1, first->site);
+  for (int e = 0; rc == SQLITE_OK && e <= t->ncol; e++) {
+    if (!c->e[e].present) continue;
+    sqlite3_bind_int64(s, p++, c->e[e].v);
+    rc = sqlite3_bind_int64(s, p++, c->e[e].seq);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return rc;
+  c->stored = 1;
+  c->stored_dbv = first->dbv;
+  *done = 1;
+  return SQLITE_OK;
+}
+
 /* Stores the record; `bind_pks` binds the primary key at parameter 1. */
 static int clock_store(sqlite3 *db, bl_table *t, bl_clock *c,
                        int (*bind_pks)(sqlite3_stmt *, int, const void *, int), const void *pks) {
@@ -193,6 +266,11 @@ static int clock_store(sqlite3 *db, bl_table *t, bl_clock *c,
   sqlite3_int64 maxdbv = 0;
   for (int e = 0; e <= t->ncol; e++)
     if (c->e[e].present && c->e[e].dbv > maxdbv) maxdbv = c->e[e].dbv;
+  if (!c->stored) {
+    int done = 0;
+    rc = clock_insert_uniform(db, t, c, bind_pks, pks, &done);
+    if (rc != SQLITE_OK || done) return rc;
+  }
   int kind = !c->stored ? 0
              : (maxdbv >> BL_DBV_BUCKET_SHIFT) == (c->stored_dbv >> BL_DBV_BUCKET_SHIFT) ? 1
                                                                                           : 2;

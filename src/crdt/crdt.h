@@ -132,6 +132,13 @@ typedef struct bl_table {
     sqlite3_stmt *stmt[2];
   } lw_update[BL_LW_CACHE];
   int lw_next;
+  /* Clock-row INSERTs whose present entries share db_version and site, by
+   * the mask of present entries (clock.c). */
+  struct {
+    sqlite3_uint64 mask;
+    sqlite3_stmt *stmt;
+  } clock_ins[BL_LW_CACHE];
+  int clock_ins_next;
 } bl_table;
 
 /* Number of clock columns for a table: npk + 1 + 4 * (ncol + 1). */

@@ -57,6 +57,13 @@ static void fn_increment_and_get_seq(sqlite3_context *ctx, int argc, sqlite3_val
   st->seq++;
 }
 
+/* bl_lw_seq(n): the next seq, reserving n (the insert trigger's block). */
+static void fn_lw_seq(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  bl_crdt *st = fn_state(ctx);
+  sqlite3_result_int(ctx, st->seq);
+  st->seq += sqlite3_value_int(argv[0]);
+}
+
 static void fn_rows_impacted(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_int(ctx, fn_state(ctx)->rows_impacted);
 }
@@ -171,6 +178,7 @@ static const fn_def fn_defs[] = {
     {"crsql_after_update", -1, BL_VOL, bl__fn_after_update},
     {"crsql_after_delete", -1, BL_VOL, bl__fn_after_delete},
     {"bl_lw_insert", -1, BL_VOL, bl__fn_lw_insert},
+    {"bl_lw_seq", 1, BL_VOL, fn_lw_seq},
     {"bl_lw_update", -1, BL_VOL, bl__fn_lw_update},
     {"bl_lw_delete", -1, BL_VOL, bl__fn_lw_delete},
     {"crsql_internal_state", 1, BL_DIRECT, fn_internal_state},
@@ -228,6 +236,31 @@ static bl_crdt *fn_find_state(sqlite3 *db) {
   return st;
 }
 
+/* Large batches run with triggers disabled (SQLITE_DBCONFIG_ENABLE_TRIGGER)
+ * when the schema has no trigger but the engine's own: those do nothing
+ * while merging anyway, and a table with triggers makes every base write
+ * enter a trigger frame and keep a statement journal. Changing the setting
+ * expires the connection's prepared statements (SQLite re-prepares them on
+ * their next run), so small batches do not bother. User triggers, which
+ * cr-sqlite fires during merges, keep every batch on the normal path. */
+#define FN_QUIET_MERGE_MIN 256
+
+static int fn_only_engine_triggers(sqlite3 *db) {
+  sqlite3_stmt *stmt = NULL;
+  int only = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT count(*) FROM (SELECT name, tbl_name, type FROM sqlite_master UNION ALL "
+                         "SELECT name, tbl_name, type FROM sqlite_temp_master) WHERE type = 'trigger' "
+                         "AND name NOT IN (tbl_name || '__crsql_itrig', tbl_name || '__crsql_utrig', "
+                         "tbl_name || '__crsql_dtrig') AND NOT (tbl_name LIKE '%\\_\\_crsql\\_clock' ESCAPE '\\' "
+                         "AND name IN (tbl_name || '_delete', tbl_name || '_insert', tbl_name || '_update'))",
+                         -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW)
+    only = sqlite3_column_int(stmt, 0) == 0;
+  sqlite3_finalize(stmt);
+  return only;
+}
+
 int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **errmsg) {
   if (errmsg) *errmsg = NULL;
   bl_crdt *st = db ? fn_find_state(db) : NULL;
@@ -243,7 +276,12 @@ int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **e
   }
   int impacted = st->rows_impacted;
   char *err = NULL;
+  int triggers_on = 0, quiet = 0;
+  if (n >= FN_QUIET_MERGE_MIN && sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &triggers_on) == SQLITE_OK &&
+      triggers_on && fn_only_engine_triggers(db))
+    quiet = sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers_on) == SQLITE_OK;
   rc = bl__merge_batch(st, changes, n, &err);
+  if (quiet) sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 1, &triggers_on);
   if (rc == SQLITE_OK) {
     rc = sqlite3_exec(db, "RELEASE bl_crdt_merge", NULL, NULL, NULL);
   } else {

@@ -210,14 +210,16 @@ void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 /* ------------------------------------------------------------ installed triggers
  *
- * The triggers crsql_as_crr installs call one function each, with a small
- * trigger program (SQLite allocates and zeroes a frame sized by the
- * program for every row). The common cases take one cached statement:
+ * The UPDATE and DELETE triggers crsql_as_crr installs call one function
+ * each, with a small trigger program (SQLite allocates and zeroes a frame
+ * sized by the program for every row); the INSERT trigger is an upsert in
+ * SQL (as_crr.c). The common cases take one cached statement:
  *
- *   bl_lw_insert('t', pks...)       a fresh key: INSERT of the clock row
- *                                   (every column version 1) ON CONFLICT
- *                                   DO NOTHING; a known key falls back to
- *                                   the full rule above.
+ *   bl_lw_insert('t', pks...)       (not installed; kept for clocks whose
+ *                                   triggers call it) a fresh key: INSERT
+ *                                   of the clock row (every column version
+ *                                   1) ON CONFLICT DO NOTHING; a known key
+ *                                   falls back to the full rule above.
  *   bl_lw_update('t', new pks..., old pks..., new cols..., old cols...)
  *                                   no key change: one in-place UPDATE of
  *                                   the changed columns' entries, which

@@ -42,6 +42,9 @@ void bl__table_finalize_stmts(bl_table *t) {
     sqlite3_finalize(t->lw_update[i].stmt[1]);
     t->lw_update[i].stmt[0] = t->lw_update[i].stmt[1] = NULL;
     t->lw_update[i].mask = 0;
+    sqlite3_finalize(t->clock_ins[i].stmt);
+    t->clock_ins[i].stmt = NULL;
+    t->clock_ins[i].mask = 0;
   }
 }
 

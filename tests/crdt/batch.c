@@ -226,7 +226,72 @@ static void test_crdt_batch__not_registered(void) {
   sqlite3_close(db);
 }
 
+/* Large batches run with SQLite's triggers switched off when only the
+ * engine's own exist (functions.c): the result is the same, triggers are on
+ * again afterwards (also after a failed batch), statements prepared before
+ * keep working, and a user trigger keeps firing for merged rows. */
+static void test_crdt_batch__large_batch_triggers(void) {
+  static const char *schema = "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b); SELECT crsql_as_crr('t');";
+  sqlite3 *a = ct_open(), *b = ct_open(), *c = ct_open();
+  CT_EXEC(a, schema);
+  CT_EXEC(a, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) "
+             "INSERT INTO t SELECT i, 'a' || i, i * 7 FROM n");
+  CT_EXEC(b, schema);
+  CT_EXEC(c, schema);
+  CT_EXEC(c, "CREATE TABLE log (id); CREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO log VALUES (NEW.id); END;");
+  ct_changes ch = {0, NULL};
+  BL_REQUIRE(ct_changes_read(a, "", &ch) == SQLITE_OK);
+  BL_REQUIRE(ch.n == 400);
+  sqlite3_stmt *ins = NULL;
+  BL_REQUIRE(sqlite3_prepare_v2(b, "INSERT INTO t VALUES (?, 'local', 'row')", -1, &ins, NULL) == SQLITE_OK);
+
+  /* A failing batch (last change names no CRR) restores the setting too. */
+  sqlite3_value *saved = ch.v[9 * (ch.n - 1)];
+  sqlite3_stmt *s = NULL;
+  BL_REQUIRE(sqlite3_prepare_v2(b, "SELECT 'nope'", -1, &s, NULL) == SQLITE_OK);
+  BL_REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  ch.v[9 * (ch.n - 1)] = sqlite3_value_dup(sqlite3_column_value(s, 0));
+  sqlite3_finalize(s);
+  char *err = NULL;
+  BL_CHECK(batch_apply(b, &ch, NULL, &err) != SQLITE_OK);
+  sqlite3_free(err);
+  err = NULL;
+  BL_CHECK(batch_apply(c, &ch, NULL, &err) != SQLITE_OK); /* the same history on c */
+  sqlite3_free(err);
+  sqlite3_value_free(ch.v[9 * (ch.n - 1)]);
+  ch.v[9 * (ch.n - 1)] = saved;
+  int on = -1;
+  sqlite3_db_config(b, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &on);
+  BL_CHECK_INT(on, 1);
+  BL_CHECK_INT(ct_int(b, "SELECT count(*) FROM t"), 0);
+
+  err = NULL;
+  BL_CHECK_INT(batch_apply(b, &ch, NULL, &err), SQLITE_OK);
+  BL_CHECK_INT(batch_apply(c, &ch, NULL, &err), SQLITE_OK);
+  sqlite3_free(err);
+  char why[512];
+  BL_CHECK(ct_same_rows(a, b, "SELECT * FROM t ORDER BY id", why, sizeof why));
+  BL_CHECK(ct_same_rows(a, c, "SELECT * FROM t ORDER BY id", why, sizeof why));
+  BL_CHECK(ct_same_rows(b, c, batch_state_sql, why, sizeof why) || (fprintf(stderr, "%s\n", why), 0));
+  BL_CHECK_INT(ct_int(c, "SELECT count(*) FROM log"), 200);
+  sqlite3_db_config(b, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &on);
+  BL_CHECK_INT(on, 1);
+  /* Local writes are tracked again, through a statement prepared before. */
+  sqlite3_bind_int(ins, 1, 500);
+  BL_CHECK_INT(sqlite3_step(ins), SQLITE_DONE);
+  sqlite3_finalize(ins);
+  CT_CHECK_ROWS(b,
+                "SELECT cid, db_version = crsql_db_version(), site_id = crsql_site_id() FROM crsql_changes "
+                "WHERE pk = crsql_pack_columns(500) ORDER BY cid",
+                "a|1|1\nb|1|1");
+  ct_changes_free(&ch);
+  ct_close(a);
+  ct_close(b);
+  ct_close(c);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_batch__large_batch_triggers),
     BL_TEST(test_crdt_batch__same_as_one_by_one),
     BL_TEST(test_crdt_batch__all_or_nothing),
     BL_TEST(test_crdt_batch__not_registered),
