@@ -157,11 +157,15 @@ void bl__pull_device(bl_sync_ctx *ctx, const char *device) {
   int64_t last = plan.ncs ? plan.cs[plan.ncs - 1] : 0;
   if (plan.nsnaps && plan.snaps[plan.nsnaps - 1] > last) last = plan.snaps[plan.nsnaps - 1];
   int own = strcmp(device, db->device_id) == 0;
-  if (own && last > cursor) {
-    /* Bootstrap: until the cursor reaches `last`, push must wait. */
-    int64_t target = 0;
-    if (bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target < last)
-      bl__meta_set_int(db, BL_META_RESTORE_TARGET, last);
+  if (own) {
+    /* Bootstrap: until the cursor reaches the highest sequence we know of
+     * (listed now, or pushed before a sign-out), push must wait. */
+    int64_t target = 0, seen = 0;
+    bl__meta_get_int(db, BL_META_OWN_SEQUENCE, 0, &seen);
+    int64_t want = last > seen ? last : seen;
+    if (want > cursor && bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target < want)
+      bl__meta_set_int(db, BL_META_RESTORE_TARGET, want);
+    if (last > seen) bl__meta_set_int(db, BL_META_OWN_SEQUENCE, last);
   }
   int64_t next = cursor + 1;
   size_t i = 0;
@@ -244,6 +248,9 @@ int bl__pull(bl_sync_ctx *ctx) {
   int64_t own_cursor = 0, restore_target = 0;
   rc = bl__cursor_get(db, db->device_id, &own_cursor);
   if (rc == BL_OK) rc = bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &restore_target);
+  int64_t own_seen = 0;
+  if (rc == BL_OK) rc = bl__meta_get_int(db, BL_META_OWN_SEQUENCE, 0, &own_seen);
+  if (own_seen > restore_target) restore_target = own_seen;
   if (rc != BL_OK) {
     bl_remote_entries_free(entries, n);
     bl__ctx_error(ctx, NULL, BL_SYNC_APPLY, rc, "cannot read the cursor: %s", bl_errmsg(db));

@@ -216,6 +216,47 @@ static int push_upload(bl_sync_ctx *ctx, push_out *o, int64_t size, const char *
 
 /* ------------------------------------------------------------- compaction */
 
+static int push_snapshot_uploaded(bl_db *db, int64_t s) {
+  char *text = NULL;
+  if (bl__meta_get(db, BL_META_SNAPSHOTS_UPLOADED, &text) != BL_OK) return 0;
+  int found = 0;
+  for (const char *p = text; *p;) {
+    char *end = NULL;
+    long long v = strtoll(p, &end, 10);
+    if (end == p) break;
+    if (v == s) found = 1;
+    p = *end == ',' ? end + 1 : end;
+  }
+  free(text);
+  return found;
+}
+
+/* Appends s to the list of uploaded snapshots (keeping the last 16). */
+static void push_note_snapshot(bl_db *db, int64_t s) {
+  char *text = NULL;
+  int64_t list[17];
+  size_t n = 0;
+  if (bl__meta_get(db, BL_META_SNAPSHOTS_UPLOADED, &text) == BL_OK) {
+    for (const char *p = text; *p && n < 16;) {
+      char *end = NULL;
+      long long v = strtoll(p, &end, 10);
+      if (end == p) break;
+      list[n++] = v;
+      p = *end == ',' ? end + 1 : end;
+    }
+    free(text);
+  }
+  if (n == 16) {
+    memmove(list, list + 1, 15 * sizeof *list);
+    n = 15;
+  }
+  list[n++] = s;
+  char buf[17 * 24] = "";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%lld", i ? "," : "", (long long)list[i]);
+  bl__meta_set(db, BL_META_SNAPSHOTS_UPLOADED, buf);
+}
+
 /* snapshot_grace pushes after snapshot S: delete cs-k (k <= S) and older
  * snapshots. Failures are warnings: the files are retried at the next
  * compaction and readers tolerate them. */
@@ -223,6 +264,9 @@ static void push_compact(bl_sync_ctx *ctx, int64_t seq) {
   bl_db *db = ctx->db;
   int64_t s = seq - db->snapshot_grace;
   if (s < db->snapshot_threshold || s % db->snapshot_threshold != 0) return;
+  /* Only a snapshot whose upload succeeded: a failed one may have left a
+   * partial file behind on a store without atomic writes. */
+  if (!push_snapshot_uploaded(db, s)) return;
   char folder[1024];
   if (bl__path_device(db, db->device_id, folder, sizeof folder) != BL_OK) return;
   bl_remote_entry *e = NULL;
@@ -290,6 +334,11 @@ static int push_record(bl_db *db, int64_t expect_cursor, int64_t seq, int64_t hi
     rc = bl__db_error(db, BL_EBUSY, "another process pushed meanwhile (our sequence moved from %lld to %lld)",
                       (long long)expect_cursor, (long long)cursor);
   if (rc == BL_OK && seq > 0) rc = bl__cursor_set(db, db->device_id, seq);
+  if (rc == BL_OK && seq > 0) {
+    int64_t seen = 0;
+    rc = bl__meta_get_int(db, BL_META_OWN_SEQUENCE, 0, &seen);
+    if (rc == BL_OK && seq > seen) rc = bl__meta_set_int(db, BL_META_OWN_SEQUENCE, seq);
+  }
   if (rc == BL_OK) rc = bl__meta_set_int(db, BL_META_LAST_PUSH_DB_VERSION, hi);
   if (rc == BL_OK) rc = bl__restored_drop_upto(db, hi);
   if (rc == BL_OK && seq > 0) rc = bl__meta_delete(db, PUSH_IN_FLIGHT);
@@ -381,19 +430,23 @@ static int push_once(bl_sync_ctx *ctx, int *again) {
     bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, rc, "push: %s", bl_errmsg(db));
     return rc;
   }
-  int64_t target = 0;
-  if (bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target > cursor) {
-    bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, BL_ERROR,
-                  "restoring our own changesets is not complete (%lld of %lld); not pushing until it is",
-                  (long long)cursor, (long long)target);
-    return BL_ERROR;
-  }
   if (cursor == 0 && marker_seq == 0) {
     /* Never pushed, or cleared: our folder may hold files from before (a
-     * sign-out). Restore them first; never overwrite what we did not
-     * record. */
+     * sign-out). Restore them first (bl_push without a pull before it). */
     rc = push_guard_fresh(ctx, &cursor);
     if (rc != BL_OK) return rc;
+  }
+  /* Never write a sequence of ours that may hold changes not restored here
+   * (a restore cut short, or one whose listing was stale). */
+  int64_t target = 0, seen = 0;
+  bl__meta_get_int(db, BL_META_OWN_SEQUENCE, 0, &seen);
+  if (bl__meta_get_int(db, BL_META_RESTORE_TARGET, 0, &target) == BL_OK && target < seen) target = seen;
+  if (target > cursor && marker_seq != cursor + 1) {
+    bl__ctx_error(ctx, NULL, BL_SYNC_PUSH, BL_ERROR,
+                  "restoring our own changesets is not complete (%lld of %lld); not pushing until a sync "
+                  "finishes it",
+                  (long long)cursor, (long long)target);
+    return BL_ERROR;
   }
   int64_t seq = cursor + 1;
   int rewrite = marker_seq == seq && marker_hi >= last;
@@ -477,6 +530,7 @@ static int push_once(bl_sync_ctx *ctx, int *again) {
     if (rc == BL_OK) {
       ctx->res->files_pushed++;
       bl__meta_set_int(db, BL_META_LAST_SNAPSHOT_SEQUENCE, seq);
+      push_note_snapshot(db, seq);
     } else {
       bl__result_warn(ctx->res, NULL, BL_SYNC_REMOTE, "snapshot %s not written: %s", name,
                       bl_remote_errmsg(ctx->remote));

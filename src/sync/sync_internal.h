@@ -62,6 +62,14 @@ int bl__from_sqlite(int rc);
  * pushing waits until our cursor reaches it (a push before would write a
  * sequence that holds changes we have not restored). */
 #define BL_META_RESTORE_TARGET "restore_target"
+/* The highest sequence of our own this device has pushed or seen in its
+ * folder. Survives bl_clear_all_data (like device_id): a restore whose
+ * listing is stale (an eventually consistent store) still knows how far it
+ * must get before pushing. */
+#define BL_META_OWN_SEQUENCE "own_sequence"
+/* Snapshots of ours whose upload succeeded, "S,S,..." (the last 16):
+ * compaction relies only on those. */
+#define BL_META_SNAPSHOTS_UPLOADED "snapshots_uploaded"
 
 /* Runs SQL without results; on error sets db's message. */
 int bl__exec(bl_db *db, const char *sql);
