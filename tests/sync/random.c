@@ -675,6 +675,7 @@ static int rd_run(uint64_t seed, int steps, int faults) {
   /* Everyone syncs twice, round-robin; after faults, two more rounds first
    * (in which leftovers, e.g. a torn changeset not rewritten yet, may still
    * show as errors). */
+  w.faults = 0; /* no new fault from here on */
   for (int round = 0; round < 2 && faults; round++)
     for (int i = 0; i < w.ndev; i++) rd_sync(&w, i, 0);
   w.lenient = 0;
