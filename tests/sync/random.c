@@ -723,7 +723,10 @@ static void rd_main(int faults, long default_iters) {
   if (script && !(rd_script = fopen(script, "w"))) perror(script);
   uint64_t seed = (uint64_t)rd_env("BL_SYNC_SEED", 1);
   if (seed == 0) seed = (uint64_t)time(NULL);
-  long iters = rd_env("BL_SYNC_ITERS", default_iters), steps = rd_env("BL_SYNC_STEPS", 150);
+  /* BL_PROPERTY_ITERS: the iteration count CI gives every seeded property
+   * test under valgrind (scripts/test.sh). */
+  long iters = rd_env("BL_SYNC_ITERS", rd_env("BL_PROPERTY_ITERS", default_iters));
+  long steps = rd_env("BL_SYNC_STEPS", 150);
   for (long k = 0; k < iters; k++) {
     uint64_t s = seed + (uint64_t)k;
     if (rd_run(s, (int)steps, faults) != 0) {
