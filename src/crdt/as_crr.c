@@ -152,13 +152,17 @@ static int crr_create_triggers(sqlite3 *db, const bl_table *t, char **err) {
   rc = crr_exec(db, sqlite3_str_finish(s), err);
   if (rc != SQLITE_OK) goto done;
 
+  /* UPDATE through the table-valued function when the values fit (see
+   * local_writes.c: no statement journal for the UPDATE). */
+  int tvf = 1 + 2 * t->npk + 2 * t->ncol <= BL_LW_TVF_MAX_ARGS;
   rc = crr_exec(db,
                 sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS \"%w__crsql_utrig\" AFTER UPDATE ON \"%w\" BEGIN "
-                                "SELECT bl_lw_update('%q', %s, %s%s%s%s%s); END;"
+                                "SELECT %s('%q', %s, %s%s%s%s%s)%s; END;"
                                 "CREATE TRIGGER IF NOT EXISTS \"%w__crsql_dtrig\" AFTER DELETE ON \"%w\" BEGIN "
                                 "SELECT bl_lw_delete('%q', %s); END;",
-                                t->name, t->name, t->name, pk_new, pk_old, t->ncol ? ", " : "", col_new,
-                                t->ncol ? ", " : "", col_old, t->name, t->name, t->name, pk_old),
+                                t->name, t->name, tvf ? "1 FROM bl_lw_update_t" : "bl_lw_update", t->name,
+                                pk_new, pk_old, t->ncol ? ", " : "", col_new, t->ncol ? ", " : "", col_old,
+                                tvf ? " AS u" : "", t->name, t->name, t->name, pk_old),
                 err);
 done:
   sqlite3_free(pk_new);

@@ -225,6 +225,10 @@ void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void bl__fn_lw_insert(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void bl__fn_lw_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+/* Registers the table-valued function bl_lw_update_t (the UPDATE trigger's;
+ * for tables whose trigger passes at most BL_LW_TVF_MAX_ARGS values). */
+#define BL_LW_TVF_MAX_ARGS 200
+int bl__lw_register(sqlite3 *db, bl_crdt *st);
 
 /* ------------------------------------------------------------ as_crr.c */
 void bl__fn_as_crr(sqlite3_context *ctx, int argc, sqlite3_value **argv);

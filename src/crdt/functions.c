@@ -201,6 +201,7 @@ int bl__crdt_init(sqlite3 *db, char **errmsg) {
   if (rc == SQLITE_OK) rc = bl__changes_vtab_register(db, st);
   else bl__state_free(st);
   if (rc == SQLITE_OK) rc = bl__fractindex_register(db);
+  if (rc == SQLITE_OK) rc = bl__lw_register(db, st);
   if (rc == SQLITE_OK) {
     sqlite3_commit_hook(db, fn_commit_hook, st);
     sqlite3_rollback_hook(db, fn_rollback_hook, st);

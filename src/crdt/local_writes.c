@@ -26,35 +26,54 @@ typedef struct lw_ctx {
 } lw_ctx;
 
 /* Common preamble: finds the table named by argv[0] and takes this
- * transaction's db_version. Returns 0 and sets an error on failure. */
-static int lw_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv, lw_ctx *lw) {
-  lw->st = (bl_crdt *)sqlite3_user_data(ctx);
+ * transaction's db_version. On failure returns an SQLite code and sets *err
+ * (sqlite3_malloc'ed). */
+static int lw_begin_core(bl_crdt *st, int argc, sqlite3_value **argv, lw_ctx *lw, char **err) {
+  lw->st = st;
+  *err = NULL;
   if (argc < 1) {
-    sqlite3_result_error(ctx, "expected at least 1 argument", -1);
-    return 0;
+    *err = sqlite3_mprintf("expected at least 1 argument");
+    return SQLITE_ERROR;
   }
-  char *err = NULL;
-  int rc = bl__tables_refresh(lw->st, &err);
+  int rc = bl__tables_refresh(lw->st, err);
   if (rc != SQLITE_OK) {
-    sqlite3_result_error(ctx, err ? err : "failed to ensure table infos are up to date", -1);
-    sqlite3_free(err);
-    return 0;
+    if (!*err) *err = sqlite3_mprintf("failed to ensure table infos are up to date");
+    return rc;
   }
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   lw->t = bl__table_find(lw->st, name, sqlite3_value_bytes(argv[0]));
   if (!lw->t) {
-    char *msg = sqlite3_mprintf("table %s not found; if cr-sqlite created this database, run "
-                                "SELECT crsql_as_crr('%s') once to convert its clock tables",
-                                name ? name : "", name ? name : "");
-    sqlite3_result_error(ctx, msg, -1);
-    sqlite3_free(msg);
-    return 0;
+    *err = sqlite3_mprintf("table %s not found; if cr-sqlite created this database, run "
+                           "SELECT crsql_as_crr('%s') once to convert its clock tables",
+                           name ? name : "", name ? name : "");
+    return SQLITE_ERROR;
   }
-  if (bl__next_db_version(lw->st, 0, &lw->dbv) != SQLITE_OK) {
-    sqlite3_result_error(ctx, "Unable to determine the next db version", -1);
-    return 0;
+  rc = bl__next_db_version(lw->st, 0, &lw->dbv);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("Unable to determine the next db version");
+    return rc;
   }
-  return 1;
+  return SQLITE_OK;
+}
+
+/* The same for an SQL function: returns 0 with the error set on ctx. */
+static int lw_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv, lw_ctx *lw) {
+  char *err = NULL;
+  if (lw_begin_core((bl_crdt *)sqlite3_user_data(ctx), argc, argv, lw, &err) == SQLITE_OK) return 1;
+  sqlite3_result_error(ctx, err ? err : "out of memory", -1);
+  sqlite3_free(err);
+  return 0;
+}
+
+/* Ends an SQL function with rc and message err (freed). */
+static void lw_finish_err(sqlite3_context *ctx, int rc, char *err) {
+  if (rc == SQLITE_OK) {
+    sqlite3_result_int64(ctx, 0);
+  } else {
+    sqlite3_result_error(ctx, err ? err : sqlite3_errstr(rc), -1);
+    sqlite3_result_error_code(ctx, rc);
+  }
+  sqlite3_free(err);
 }
 
 static int lw_seq(lw_ctx *lw) { return lw->st->seq++; }
@@ -150,15 +169,14 @@ void bl__fn_after_delete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 /* crsql_after_update('t', new pks..., old pks..., new cols..., old cols...) */
-void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+static int lw_after_update_core(bl_crdt *st, int argc, sqlite3_value **argv, char **err) {
   lw_ctx lw;
-  if (!lw_begin(ctx, argc, argv, &lw)) return;
+  int rc = lw_begin_core(st, argc, argv, &lw, err);
+  if (rc != SQLITE_OK) return rc;
   bl_table *t = lw.t;
   if (argc != 1 + 2 * t->npk + 2 * t->ncol) {
-    char *msg = sqlite3_mprintf("expected %d values, got %d", 1 + 2 * t->npk + 2 * t->ncol, argc);
-    sqlite3_result_error(ctx, msg, -1);
-    sqlite3_free(msg);
-    return;
+    *err = sqlite3_mprintf("expected %d values, got %d", 1 + 2 * t->npk + 2 * t->ncol, argc);
+    return SQLITE_ERROR;
   }
   sqlite3 *db = lw.st->db;
   sqlite3_value **new_pks = argv + 1, **old_pks = argv + 1 + t->npk;
@@ -170,14 +188,10 @@ void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int any_col = 0;
   for (int i = 0; i < t->ncol; i++)
     if (bl__compare_values(new_cols[i], old_cols[i]) != 0) any_col = 1;
-  if (!pk_changed && !any_col) {
-    /* Nothing to record; the version was still taken, as in cr-sqlite. */
-    sqlite3_result_int64(ctx, 0);
-    return;
-  }
+  if (!pk_changed && !any_col) return SQLITE_OK; /* the version was still taken, as in cr-sqlite */
 
   bl_clock *c = bl__clock_new(t), *old = pk_changed ? bl__clock_new(t) : NULL;
-  int rc = (!c || (pk_changed && !old)) ? SQLITE_NOMEM : SQLITE_OK;
+  rc = (!c || (pk_changed && !old)) ? SQLITE_NOMEM : SQLITE_OK;
   if (rc == SQLITE_OK) rc = bl__clock_load_values(db, t, new_pks, c);
   if (rc == SQLITE_OK && pk_changed) {
     rc = bl__clock_load_values(db, t, old_pks, old);
@@ -205,7 +219,13 @@ void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (rc == SQLITE_OK) rc = bl__clock_store_values(db, t, new_pks, c);
   sqlite3_free(c);
   sqlite3_free(old);
-  lw_finish(ctx, rc);
+  return rc;
+}
+
+void bl__fn_after_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char *err = NULL;
+  int rc = lw_after_update_core((bl_crdt *)sqlite3_user_data(ctx), argc, argv, &err);
+  lw_finish_err(ctx, rc, err);
 }
 
 /* ------------------------------------------------------------ installed triggers
@@ -350,28 +370,24 @@ static int lw_prepare_update(sqlite3 *db, bl_table *t, sqlite3_uint64 mask, int 
   return SQLITE_OK;
 }
 
-void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
-  if (st->sync_bit) return;
+/* The body of bl_lw_update (SQL function and table-valued function). */
+static int lw_update_core(bl_crdt *st, int argc, sqlite3_value **argv, char **err) {
+  *err = NULL;
+  if (st->sync_bit) return SQLITE_OK;
   bl_table *t = NULL;
   if (argc >= 1) {
     /* Cheap checks before lw_begin takes a version: the argument count. */
-    char *err = NULL;
-    if (bl__tables_refresh(st, &err) == SQLITE_OK)
+    if (bl__tables_refresh(st, err) == SQLITE_OK)
       t = bl__table_find(st, (const char *)sqlite3_value_text(argv[0]), sqlite3_value_bytes(argv[0]));
-    sqlite3_free(err);
+    sqlite3_free(*err);
+    *err = NULL;
   }
-  if (!t || t->legacy || t->ncol > 64 || argc != 1 + 2 * t->npk + 2 * t->ncol) {
-    bl__fn_after_update(ctx, argc, argv);
-    return;
-  }
+  if (!t || t->legacy || t->ncol > 64 || argc != 1 + 2 * t->npk + 2 * t->ncol)
+    return lw_after_update_core(st, argc, argv, err);
   sqlite3_value **new_pks = argv + 1, **old_pks = argv + 1 + t->npk;
   sqlite3_value **new_cols = argv + 1 + 2 * t->npk, **old_cols = new_cols + t->ncol;
   for (int i = 0; i < t->npk; i++)
-    if (bl__compare_values(new_pks[i], old_pks[i]) != 0) {
-      bl__fn_after_update(ctx, argc, argv);
-      return;
-    }
+    if (bl__compare_values(new_pks[i], old_pks[i]) != 0) return lw_after_update_core(st, argc, argv, err);
   sqlite3_uint64 mask = 0;
   int n = 0;
   for (int i = 0; i < t->ncol; i++)
@@ -380,13 +396,9 @@ void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       n++;
     }
   lw_ctx lw;
-  if (!lw_begin(ctx, argc, argv, &lw)) return;
-  if (mask == 0) {
-    /* Nothing to record; the version was still taken, as in cr-sqlite. */
-    sqlite3_result_int64(ctx, 0);
-    return;
-  }
-  int changed = 0, rc = SQLITE_OK;
+  int rc = lw_begin_core(st, argc, argv, &lw, err);
+  if (rc != SQLITE_OK || mask == 0) return rc; /* no change: the version was still taken, as in cr-sqlite */
+  int changed = 0;
   for (int move = 0; rc == SQLITE_OK && !changed && move < 2; move++) {
     sqlite3_stmt *s = NULL;
     rc = lw_prepare_update(st->db, t, mask, move, &s);
@@ -400,14 +412,157 @@ void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     else sqlite3_reset(s);
   }
   if (rc != SQLITE_OK) {
-    lw_finish(ctx, rc);
-    return;
+    *err = sqlite3_mprintf("crsql - could not record the update of %s: %s", t->name, sqlite3_errmsg(st->db));
+    return rc;
   }
   if (changed) {
     st->seq += n;
-    sqlite3_result_int64(ctx, 0);
-    return;
+    return SQLITE_OK;
   }
   /* No clock row (e.g. the clock was cleared): the full rule creates it. */
-  bl__fn_after_update(ctx, argc, argv);
+  return lw_after_update_core(st, argc, argv, err);
+}
+
+void bl__fn_lw_update(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char *err = NULL;
+  int rc = lw_update_core((bl_crdt *)sqlite3_user_data(ctx), argc, argv, &err);
+  lw_finish_err(ctx, rc, err);
+}
+
+/* ------------------------------------------------------------ bl_lw_update_t
+ *
+ * The same as bl_lw_update, as a table-valued function: the UPDATE trigger
+ * is "SELECT 1 FROM bl_lw_update_t('t', NEW..., OLD...)". A function call
+ * in a trigger makes SQLite open a statement journal (a savepoint copying
+ * every page the statement touches) for each UPDATE, because a function may
+ * fail after the row was written; reading a virtual table does not. So the
+ * statement needs no journal unless something else of it may abort (a
+ * constraint on a column it sets, for instance), as for a table without
+ * triggers. Without that journal SQLite cannot undo just the statement,
+ * so a failure here is reported as an I/O error (SQLITE_IOERR, with the
+ * cause in the message), which makes SQLite roll back the whole
+ * transaction: a base-table write is never kept without its clock entry.
+ * Out of memory and I/O errors already do that. */
+
+typedef struct lw_vtab {
+  sqlite3_vtab base;
+  bl_crdt *st;
+} lw_vtab;
+
+static int lw_tvf_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+                          char **err) {
+  (void)argc;
+  (void)argv;
+  (void)err;
+  sqlite3_str *s = sqlite3_str_new(db);
+  sqlite3_str_appendall(s, "CREATE TABLE x(r");
+  for (int i = 0; i < BL_LW_TVF_MAX_ARGS; i++) sqlite3_str_appendf(s, ", a%d HIDDEN", i);
+  sqlite3_str_appendall(s, ")");
+  char *sql = sqlite3_str_finish(s);
+  int rc = sql ? sqlite3_declare_vtab(db, sql) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) return rc;
+  lw_vtab *v = sqlite3_malloc(sizeof *v);
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof *v);
+  v->st = (bl_crdt *)aux;
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+static int lw_tvf_disconnect(sqlite3_vtab *vt) {
+  sqlite3_free(vt);
+  return SQLITE_OK;
+}
+
+/* Every argument is an equality constraint on a hidden column a0, a1, ...:
+ * they become xFilter's argv in that order. */
+static int lw_tvf_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
+  (void)vt;
+  int n = 0, max = 0;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->iColumn < 1) continue;
+    if (!c->usable || c->op != SQLITE_INDEX_CONSTRAINT_EQ) return SQLITE_CONSTRAINT;
+    info->aConstraintUsage[i].argvIndex = c->iColumn;
+    info->aConstraintUsage[i].omit = 1;
+    n++;
+    if (c->iColumn > max) max = c->iColumn;
+  }
+  if (n != max) return SQLITE_CONSTRAINT;
+  info->idxNum = n;
+  info->estimatedCost = 1;
+  info->estimatedRows = 1;
+  return SQLITE_OK;
+}
+
+static int lw_tvf_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+  (void)vt;
+  sqlite3_vtab_cursor *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  *out = c;
+  return SQLITE_OK;
+}
+
+static int lw_tvf_close(sqlite3_vtab_cursor *c) {
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int lw_tvf_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int argc, sqlite3_value **argv) {
+  (void)idx;
+  (void)idx_str;
+  lw_vtab *v = (lw_vtab *)cur->pVtab;
+  char *err = NULL;
+  int rc = lw_update_core(v->st, argc, argv, &err);
+  if (rc != SQLITE_OK) {
+    int prim = rc & 0xff;
+    sqlite3_free(v->base.zErrMsg);
+    v->base.zErrMsg = sqlite3_mprintf("%s", err ? err : sqlite3_errstr(rc));
+    if (prim != SQLITE_NOMEM && prim != SQLITE_IOERR && prim != SQLITE_FULL) rc = SQLITE_IOERR;
+  }
+  sqlite3_free(err);
+  return rc;
+}
+
+static int lw_tvf_next(sqlite3_vtab_cursor *c) {
+  (void)c;
+  return SQLITE_OK;
+}
+
+static int lw_tvf_eof(sqlite3_vtab_cursor *c) {
+  (void)c;
+  return 1; /* no rows: the work is done in xFilter */
+}
+
+static int lw_tvf_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int i) {
+  (void)c;
+  (void)i;
+  sqlite3_result_null(ctx);
+  return SQLITE_OK;
+}
+
+static int lw_tvf_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *out) {
+  (void)c;
+  *out = 0;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module lw_tvf_module = {
+    .iVersion = 0,
+    .xConnect = lw_tvf_connect,
+    .xBestIndex = lw_tvf_best_index,
+    .xDisconnect = lw_tvf_disconnect,
+    .xOpen = lw_tvf_open,
+    .xClose = lw_tvf_close,
+    .xFilter = lw_tvf_filter,
+    .xNext = lw_tvf_next,
+    .xEof = lw_tvf_eof,
+    .xColumn = lw_tvf_column,
+    .xRowid = lw_tvf_rowid,
+};
+
+int bl__lw_register(sqlite3 *db, bl_crdt *st) {
+  return sqlite3_create_module_v2(db, "bl_lw_update_t", &lw_tvf_module, st, NULL);
 }

@@ -485,7 +485,28 @@ static void test_crdt_local_writes__c_trigger_functions_match(void) {
   ct_close(db);
 }
 
+/* The UPDATE trigger runs without a statement journal (local_writes.c,
+ * bl_lw_update_t), so a failure to record an update rolls back the whole
+ * transaction rather than keep a base-table write without its clock. */
+static void test_crdt_local_writes__update_failure_rolls_back(void) {
+  sqlite3 *db = ct_open();
+  CT_EXEC(db, "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b); SELECT crsql_as_crr('t');"
+              "CREATE TABLE other (x); INSERT INTO t VALUES (1, 'x', 'y');");
+  CT_EXEC(db, "BEGIN; INSERT INTO other VALUES (1); UPDATE t SET a = 'x2' WHERE id = 1;");
+  CT_CHECK_ROWS(db, "SELECT cid, col_version FROM crsql_changes ORDER BY cid", "a|2\nb|1");
+  /* Break the engine's view of t: its clock table is gone. */
+  CT_EXEC(db, "DROP VIEW t__crsql_clock; DROP VIEW t__crsql_pks; DROP TABLE t__crsql_clk;");
+  BL_CHECK(ct_exec(db, "UPDATE t SET a = 'x3' WHERE id = 1") != SQLITE_OK);
+  BL_CHECK(strstr(ct_last_error(), "could not record the update of t: no such table") != NULL || (fprintf(stderr, "  got: %s\n", ct_last_error()), 0));
+  BL_CHECK_INT(sqlite3_get_autocommit(db), 1); /* rolled back */
+  CT_CHECK_ROWS(db, "SELECT a FROM t", "x");
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM other"), 0);
+  BL_CHECK_INT(ct_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 't__crsql_clk'"), 1);
+  ct_close(db);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_crdt_local_writes__update_failure_rolls_back),
     BL_TEST(test_crdt_local_writes__c_trigger_functions_match),
     BL_TEST(test_crdt_local_writes__insert_col_version_one),
     BL_TEST(test_crdt_local_writes__insert_no_sentinel),
