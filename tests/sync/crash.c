@@ -70,7 +70,7 @@ static int cr_run_child(fx *f, const cr_how *how) {
   }
   if (pid == 0) {
     if (how->crash_at) setenv("BL_TEST_CRASH_AT", how->crash_at, 1);
-    bl_db *a = th_open(f->dir, "a.db", &FX_OPTS);
+    bl_db *a = fx_open_db(f->dir, "a.db");
     bl_remote *r = th_remote(f->dir), *w = NULL;
     if (how->call) {
       if (bl__remote_fault_new(&w, r) != BL_OK) _exit(3);
@@ -317,7 +317,7 @@ static void test_sync_crash__after_upload_then_new_writes(void) {
 /* The child: writes batches of rows "k<pid>-<batch>-<j>" and syncs, until
  * it is killed. */
 static void cr_batch_child(const char *dir) {
-  bl_db *a = th_open(dir, "a.db", &FX_OPTS);
+  bl_db *a = fx_open_db(dir, "a.db");
   bl_remote *r = th_remote(dir);
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   for (int batch = 0; batch < 1000; batch++) {

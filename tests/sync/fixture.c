@@ -76,13 +76,19 @@ void fx_push_rows(fx_dev *d, bl_remote *r, int n) {
 }
 
 /* Opens devices a, b, c in f->dir and the remotes. */
+bl_db *fx_open_db(const char *dir, const char *file) {
+  bl_db *db = th_open(dir, file, &FX_OPTS);
+  th_exec(db, "PRAGMA synchronous = OFF");
+  return db;
+}
+
 void fx_open_devices(fx *f) {
   static const char *const names[] = {"a", "b", "c"};
   for (int i = 0; i < 3; i++) {
     char file[16];
     snprintf(file, sizeof file, "%s.db", names[i]);
     f->dev[i].name = names[i];
-    f->dev[i].db = th_open(f->dir, file, &FX_OPTS);
+    f->dev[i].db = fx_open_db(f->dir, file);
   }
   f->ndev = 3;
   f->folder = th_remote(f->dir);
@@ -267,7 +273,7 @@ int fx_recover(fx *f, const char *when) {
   /* One round is enough: only a has changes of its own to push, and it goes
    * first. */
   int bad = th_sync_rounds(dbs, f->ndev, f->folder, 1);
-  bl_db *fresh = th_open(f->dir, "fresh.db", &FX_OPTS);
+  bl_db *fresh = fx_open_db(f->dir, "fresh.db");
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   if (th_sync(fresh, f->folder, &res) != BL_OK) {
     fprintf(stderr, "  %s: a fresh device cannot sync: %s\n", when, bl_errmsg(fresh));

@@ -62,6 +62,11 @@ bl_remote *rec_new(bl_remote *inner);
 /* Device d pushes `n` files (bl_push: it never pulls, so its snapshots
  * only hold its own rows), each adding its next row. */
 void fx_push_rows(fx_dev *d, bl_remote *r, int n);
+/* th_open with FX_OPTS, then PRAGMA synchronous = OFF: these tests kill
+ * processes, they do not cut the power, and what a killed process wrote
+ * is in the OS's cache whether it was synced or not; the fsyncs only cost
+ * time. */
+bl_db *fx_open_db(const char *dir, const char *file);
 /* Opens devices a, b, c in f->dir and the remotes. */
 void fx_open_devices(fx *f);
 /* A new, empty world (devices open). */
