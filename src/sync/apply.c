@@ -284,6 +284,18 @@ static int apply_scalar(sqlite3 *db, const char *sql, int64_t *out) {
   return rc;
 }
 
+/* Remembers the lowest cursor `device` must be rewound to after an
+ * upgrade: _sync_meta "refetch:<device>". */
+static int apply_note_refetch(bl_db *db, const char *device, int64_t cursor) {
+  char key[64];
+  snprintf(key, sizeof key, "%s%s", BL_META_REFETCH_PREFIX, device);
+  int64_t have = -1;
+  int rc = bl__meta_get_int(db, key, -1, &have);
+  if (rc != BL_OK) return rc;
+  if (have >= 0 && have <= cursor) return BL_OK;
+  return bl__meta_set_int(db, key, cursor);
+}
+
 bl_apply_outcome bl__apply_file(bl_sync_ctx *ctx, const char *device, const char *name, int kind,
                                 int64_t seq, FILE *fp) {
   bl_db *db = ctx->db;
@@ -339,6 +351,12 @@ bl_apply_outcome bl__apply_file(bl_sync_ctx *ctx, const char *device, const char
         rc = apply_scalar(db->db, "SELECT crsql_next_db_version()", &v) == SQLITE_OK ? BL_OK : BL_ESQLITE;
         if (rc == BL_OK) rc = bl__restored_add(db, before + 1, v);
       }
+    }
+    if (rc == BL_OK && s.dropped > 0) {
+      /* Changes for columns or tables this schema lacks were dropped: once
+       * the app is upgraded, bl_open rewinds this cursor so they are
+       * fetched again (merging what we have again is harmless). */
+      rc = apply_note_refetch(db, device, kind == BL_CS_SNAPSHOT ? 0 : seq - 1);
     }
     if (rc == BL_OK) {
       bl__crash_point("apply-before-commit");

@@ -56,6 +56,7 @@ int bl_clear_all_data(bl_db *db) {
   }
   if (rc == BL_OK) rc = clear_clocks(db);
   if (rc == BL_OK) rc = bl__exec(db, "DELETE FROM _sync_cursors");
+  if (rc == BL_OK) rc = bl__exec(db, "DELETE FROM _sync_meta WHERE key LIKE '" BL_META_REFETCH_PREFIX "%'");
   if (rc == BL_OK)
     rc = bl__exec(db, "DELETE FROM _sync_meta WHERE key IN ('" BL_META_ACTIVE_PROVIDER "', '" BL_META_ACCOUNT_EMAIL
                       "', '" BL_META_LAST_SNAPSHOT_SEQUENCE "', '" BL_META_RESTORED_DB_VERSIONS "', '" BL_META_RESTORE_TARGET

@@ -224,6 +224,17 @@ static int open_migrate(bl_db *db, int64_t from) {
   return rc;
 }
 
+/* After an upgrade: rewinds the cursors of devices whose changes were
+ * dropped by APPLY_COMPATIBLE, so the next sync fetches them again. */
+static int open_rewind_refetch(bl_db *db) {
+  return bl__exec(db,
+                  "UPDATE _sync_cursors SET last_sequence = (SELECT min(last_sequence, CAST(m.value AS INTEGER))"
+                  " FROM _sync_meta m WHERE m.key = '" BL_META_REFETCH_PREFIX "' || _sync_cursors.device_id)"
+                  " WHERE EXISTS (SELECT 1 FROM _sync_meta m WHERE m.key = '" BL_META_REFETCH_PREFIX
+                  "' || _sync_cursors.device_id);"
+                  "DELETE FROM _sync_meta WHERE key LIKE '" BL_META_REFETCH_PREFIX "%';");
+}
+
 /* Runs create or migrate as the stored schema_version says. */
 static int open_schema(bl_db *db) {
   const bl_schema *s = db->schema;
@@ -248,6 +259,7 @@ static int open_schema(bl_db *db) {
       return bl__db_error(db, BL_ESCHEMA, "schema.create failed: %s", sqlite3_errmsg(db->db));
   } else if (stored < s->schema_version) {
     rc = open_migrate(db, stored);
+    if (rc == BL_OK) rc = open_rewind_refetch(db);
     if (rc != BL_OK) return rc;
   }
   if (stored != s->schema_version) {

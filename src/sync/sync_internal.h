@@ -70,6 +70,10 @@ int bl__from_sqlite(int rc);
 /* Snapshots of ours whose upload succeeded, "S,S,..." (the last 16):
  * compaction relies only on those. */
 #define BL_META_SNAPSHOTS_UPLOADED "snapshots_uploaded"
+/* "refetch:<device>" = the cursor to rewind that device to after the next
+ * schema upgrade: files from it were applied with changes dropped
+ * (APPLY_COMPATIBLE), which the upgraded schema can now take. */
+#define BL_META_REFETCH_PREFIX "refetch:"
 
 /* Runs SQL without results; on error sets db's message. */
 int bl__exec(bl_db *db, const char *sql);

@@ -462,6 +462,37 @@ static void test_sync_basic__mismatch_apply_compatible(void) {
   mismatch_case(BL_MISMATCH_APPLY_COMPATIBLE, BL_OK, BL_SYNC_PARTIAL, 2, 1);
 }
 
+/* An old app (v1, APPLY_COMPATIBLE) drops the new column's values; once
+ * upgraded to v2 it fetches those files again and converges. */
+static void test_sync_basic__upgrade_refetches_dropped_columns(void) {
+  setup();
+  th_opts o2 = {.schema_version = 2};
+  th_opts o1 = {.schema_version = 1, .mismatch = BL_MISMATCH_APPLY_COMPATIBLE};
+  bl_db *a = th_open(dir, "a.db", &o2), *b = th_open(dir, "b.db", &o1);
+  bl_remote *r = th_remote(dir);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  th_exec(a, "INSERT INTO todos (id, title, priority) VALUES ('1', 'x', 'high')");
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
+  BL_CHECK(th_has_warning(&res, BL_SYNC_PARTIAL));
+  bl_close(b);
+  th_opts up = {.schema_version = 2, .mismatch = BL_MISMATCH_APPLY_COMPATIBLE};
+  b = th_open(dir, "b.db", &up);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos WHERE priority = 'normal'"), 1);
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
+  BL_CHECK_INT(res.files_pulled, 1);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos WHERE priority = 'high'"), 1);
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  char *da = th_dump(a), *db = th_dump(b);
+  BL_CHECK_STR(da, db);
+  free(da), free(db);
+  bl_sync_result_free(&res);
+  bl_remote_free(r);
+  bl_close(a);
+  bl_close(b);
+  teardown();
+}
+
 /* -------------------------------------------------------- errors per device */
 
 static void write_file(const char *path, const char *text) {
@@ -668,6 +699,7 @@ static const bl_test_case cases[] = {
     BL_TEST(test_sync_basic__mismatch_skip),
     BL_TEST(test_sync_basic__mismatch_drop),
     BL_TEST(test_sync_basic__mismatch_apply_compatible),
+    BL_TEST(test_sync_basic__upgrade_refetches_dropped_columns),
     BL_TEST(test_sync_basic__bad_device_does_not_stop_others),
     BL_TEST(test_sync_basic__wrong_device_and_sequence),
     BL_TEST(test_sync_basic__unknown_table_applies_nothing),
