@@ -126,6 +126,19 @@ static int sync_settings(bl_sync_ctx *ctx) {
     return rc;
   } else {
     b->data[b->len] = '\0';
+    /* A torn first upload (a store without atomic writes) leaves a prefix
+     * of the one text every device writes: finish it. Anything else is not
+     * ours to overwrite. */
+    size_t full = strlen(SYNC_SETTINGS_JSON);
+    if (b->len < full && memcmp(b->data, SYNC_SETTINGS_JSON, b->len) == 0) {
+      rc = bl_remote_write_buf(ctx->remote, path, SYNC_SETTINGS_JSON, full);
+      if (rc != BL_OK) {
+        bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "cannot repair %s: %s", path, bl_remote_errmsg(ctx->remote));
+        free(b);
+        return rc;
+      }
+      snprintf(b->data, sizeof b->data, "%s", SYNC_SETTINGS_JSON);
+    }
   }
   rc = sync_check_settings_text(ctx, b->data);
   if (rc == BL_OK) rc = bl__meta_set(db, SYNC_SETTINGS_KEY, b->data);

@@ -667,6 +667,16 @@ static void test_sync_basic__settings_file(void) {
   BL_CHECK(th_has_error(&res, BL_SYNC_FORMAT));
   BL_CHECK(strstr(res.errors[0].message, "update the app") != NULL);
   BL_CHECK_INT(res.pushed, 0);
+  /* A torn first upload of the settings is finished by the next device. */
+  write_file(path, "{\"format\":\"backl");
+  bl_db *c = th_open(dir, "c.db", NULL);
+  BL_CHECK_INT(th_sync(c, r, &res), BL_OK);
+  f = fopen(path, "rb");
+  memset(text, 0, sizeof text);
+  BL_CHECK(fread(text, 1, sizeof text - 1, f) > 0);
+  fclose(f);
+  BL_CHECK_STR(text, "{\"format\":\"backless\",\"version\":1}\n");
+  bl_close(c);
   write_file(path, "not json");
   BL_CHECK_INT(th_sync(b, r, &res), BL_ECORRUPT);
   BL_CHECK(th_has_error(&res, BL_SYNC_CORRUPT));
