@@ -35,6 +35,10 @@
 #include "backless.h"
 #include "backless/remote.h"
 
+/* This program's path, for the fresh process of the snapshot figure (not
+ * /proc/self/exe: under valgrind that is valgrind's launcher). */
+static char self_path[4096] = "/proc/self/exe";
+
 static struct {
   long rows;
   long snapshot_changes;
@@ -317,7 +321,7 @@ static void bench_push_pull(void) {
   bl_sync_result_free(&res);
   bl_close(a);
   bl_close(b);
-  slow_free(&r->base);
+  bl_remote_free(&r->base);
 }
 
 static void bench_bootstrap(void) {
@@ -339,8 +343,8 @@ static void bench_bootstrap(void) {
   bl_sync_result_free(&res);
   bl_close(a);
   bl_close(c);
-  slow_free(&fast->base);
-  slow_free(&slow->base);
+  bl_remote_free(&fast->base);
+  bl_remote_free(&slow->base);
 }
 
 static void bench_snapshot_rss(void) {
@@ -358,14 +362,14 @@ static void bench_snapshot_rss(void) {
   /* A fresh process (exec of ourselves), so its peak RSS is the apply's. */
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/proc/self/exe", "bench_sync", "--apply-snapshot", opt.dir, cloud, (char *)NULL);
+    execl(self_path, "bench_sync", "--apply-snapshot", opt.dir, cloud, (char *)NULL);
     _exit(127);
   }
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("snapshot child failed");
   bl_sync_result_free(&res);
-  slow_free(&r->base);
+  bl_remote_free(&r->base);
 }
 
 /* The child of bench_snapshot_rss: a new device pulls the snapshot. */
@@ -383,7 +387,7 @@ static int apply_snapshot_child(const char *cloud) {
          (long long)res.pulled, t, res.pulled / t, before / 1024.0, opened / 1024.0, rss_kib() / 1024.0);
   bl_close(c);
   bl_sync_result_free(&res);
-  slow_free(&r->base);
+  bl_remote_free(&r->base);
   return 0;
 }
 
@@ -408,10 +412,12 @@ static void bench_idle(void) {
          slow_total(r), r->calls[0], r->calls[1], r->calls[2]);
   for (int i = 0; i < 11; i++) bl_close(devs[i]);
   bl_sync_result_free(&res);
-  slow_free(&r->base);
+  bl_remote_free(&r->base);
 }
 
 int main(int argc, char **argv) {
+  if (argv[0] && strchr(argv[0], '/') && !realpath(argv[0], self_path))
+    snprintf(self_path, sizeof self_path, "/proc/self/exe");
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) opt.rows = strtol(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--snapshot-changes") == 0 && i + 1 < argc) opt.snapshot_changes = strtol(argv[++i], NULL, 10);
