@@ -845,7 +845,9 @@ static void write_json(FILE *f, const result_t *res, int nres) {
             "     \"meta_bytes_per_row_after_update\": %.2f, \"peak_rss_kib\": %ld,\n"
             "     \"cpu\": {\"plain_insert_s\": %.6f, \"crr_insert_s\": %.6f, \"insert_ratio\": %.3f,\n"
             "             \"plain_update_s\": %.6f, \"crr_update_s\": %.6f, \"update_ratio\": %.3f,\n"
-            "             \"merge_s\": %.6f, \"merge_ratio\": %.3f},\n"
+            "             \"merge_s\": %.6f, \"merge_ratio\": %.3f, \"merge_api_s\": %.6f,\n"
+            "             \"merge_api_ratio\": %.3f},\n"
+            "     \"merge_api_s\": %.6f, \"merge_api_ratio\": %.3f,\n"
             "     \"pass\": {\"insert\": %s, \"update\": %s, \"merge\": %s}}%s\n",
             r->shape, r->storage, r->mode, r->plain_insert, r->crr_insert,
             r->crr_insert / r->plain_insert, r->plain_update, r->crr_update,
@@ -856,7 +858,10 @@ static void write_json(FILE *f, const result_t *res, int nres) {
             (double)(r->crr_bytes_upd - r->plain_bytes_upd) / n, r->rss_kib,
             r->c_plain_insert, r->c_crr_insert, r->c_crr_insert / r->c_plain_insert,
             r->c_plain_update, r->c_crr_update, r->c_crr_update / r->c_plain_update, r->c_merge,
-            cpu_merge_ratio(r), pass_insert(r) ? "true" : "false", pass_update(r) ? "true" : "false",
+            cpu_merge_ratio(r), r->c_merge_api,
+            r->c_merge_api > 0 ? ((double)r->nchanges / r->c_merge_api) / (n / r->c_plain_insert) : 0.0,
+            r->merge_api, r->merge_api > 0 ? ((double)r->nchanges / r->merge_api) / (n / r->plain_insert) : 0.0,
+            pass_insert(r) ? "true" : "false", pass_update(r) ? "true" : "false",
             pass_merge(r) ? "true" : "false", k + 1 < nres ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
