@@ -395,9 +395,14 @@ static int lw_update_core(bl_crdt *st, int argc, sqlite3_value **argv, char **er
       mask |= (sqlite3_uint64)1 << i;
       n++;
     }
-  lw_ctx lw;
-  int rc = lw_begin_core(st, argc, argv, &lw, err);
-  if (rc != SQLITE_OK || mask == 0) return rc; /* no change: the version was still taken, as in cr-sqlite */
+  /* The table is known (found above): only the version is left to take. */
+  lw_ctx lw = {st, t, 0};
+  int rc = bl__next_db_version(st, 0, &lw.dbv);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("Unable to determine the next db version");
+    return rc;
+  }
+  if (mask == 0) return SQLITE_OK; /* no change: the version was still taken, as in cr-sqlite */
   int changed = 0;
   for (int move = 0; rc == SQLITE_OK && !changed && move < 2; move++) {
     sqlite3_stmt *s = NULL;
