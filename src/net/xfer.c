@@ -14,6 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,9 +40,12 @@ static char *xfer_strndup(const char *s, size_t n) {
 
 /* ------------------------------------------------------------------ URL */
 
+/* Exact names only: "127.0.0.1.example.com" is no loopback address. */
 static int xfer_is_loopback(const char *host) {
+  struct in_addr a4;
+  if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
   return strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-         strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+         strcmp(host, "::1") == 0;
 }
 
 /* Joins a relative URL to the base, then checks the scheme: https always,

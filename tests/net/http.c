@@ -360,7 +360,21 @@ static void test_net_http__plain_http_refused(void) {
   BL_CHECK_INT(bl__http_perform(c, &r), BL_EMISUSE);
   r.url = "ftp://127.0.0.1/x";
   BL_CHECK_INT(bl__http_perform(c, &r), BL_EMISUSE);
+  r.url = "http://127.0.0.1.example.com/x";
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_EMISUSE);
+  r.url = "http://localhost.example.com/x";
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_EMISUSE);
   BL_CHECK_INT(bl__http_request_count(c), 0);
+  bl__http_client_free(c);
+  /* loopback literals are let through (nothing listens on port 9: ENET) */
+  o.base_url = NULL;
+  o.max_attempts = 1;
+  BL_REQUIRE(bl__http_client_new(&c, &o) == BL_OK);
+  r.url = "http://[::1]:9/x";
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_ENET);
+  r.url = "http://127.0.0.2:9/x";
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_ENET);
+  BL_CHECK_INT(bl__http_request_count(c), 2);
   bl__http_request_clear(&r);
   bl__http_client_free(c);
 }
