@@ -23,6 +23,7 @@
  * bl__push.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,18 +135,31 @@ static void push_close_file(push_out *o) {
   memset(o, 0, sizeof *o);
 }
 
+/* Prepares "SELECT <the nine columns> FROM crsql_changes <tail>", the tail
+ * printf-formatted (only from our own constants and integers). */
+static int push_prepare(bl_db *db, sqlite3_stmt **st, const char *tail_fmt, ...) {
+  va_list ap;
+  va_start(ap, tail_fmt);
+  char *tail = sqlite3_vmprintf(tail_fmt, ap);
+  va_end(ap);
+  char *sql = tail ? sqlite3_mprintf("%s %s", PUSH_COLUMNS, tail) : NULL;
+  int rc = sql ? sqlite3_prepare_v2(db->db, sql, -1, st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(tail);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(rc), "push: %s", sqlite3_errmsg(db->db));
+  return BL_OK;
+}
+
 /* Writes this device's changes in (lo, hi] (minus the restored ranges)
  * into o. */
 static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, const char *not_restored) {
   int rc = bl__exec(db, "CREATE TEMP TABLE IF NOT EXISTS bl_push_keys (tbl TEXT, pk BLOB, PRIMARY KEY (tbl, pk));"
                         "DELETE FROM temp.bl_push_keys;");
   if (rc != BL_OK) return rc;
-  char *sql = sqlite3_mprintf("%s WHERE db_version > ?1 AND db_version <= ?2 AND site_id = ?3%s", PUSH_COLUMNS,
-                              not_restored ? not_restored : "");
+  const char *nr = not_restored ? not_restored : "";
   sqlite3_stmt *st = NULL;
-  int src = sql ? sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
-  sqlite3_free(sql);
-  if (src != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(src), "push: %s", sqlite3_errmsg(db->db));
+  rc = push_prepare(db, &st, "WHERE db_version > ?1 AND db_version <= ?2 AND site_id = ?3%s", nr);
+  if (rc != BL_OK) return rc;
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
   sqlite3_bind_blob(st, 3, db->site_id, 16, SQLITE_STATIC);
@@ -157,13 +171,12 @@ static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, const ch
    * older ones, and ones of other sites merged here after our last push,
    * which a primary-key change moved without a new db_version — except
    * those the first query wrote. */
-  sql = sqlite3_mprintf("%s AS c WHERE c.db_version <= ?2 AND EXISTS (SELECT 1 FROM temp.bl_push_keys k"
-                        " WHERE k.tbl = c.\"table\" AND k.pk = c.pk)"
-                        " AND NOT (c.site_id = ?3 AND c.db_version > ?1%s)",
-                        PUSH_COLUMNS, not_restored ? not_restored : "");
-  src = sql ? sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
-  sqlite3_free(sql);
-  if (src != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(src), "push: %s", sqlite3_errmsg(db->db));
+  rc = push_prepare(db, &st,
+                    "AS c WHERE c.db_version <= ?2 AND EXISTS (SELECT 1 FROM temp.bl_push_keys k"
+                    " WHERE k.tbl = c.\"table\" AND k.pk = c.pk)"
+                    " AND NOT (c.site_id = ?3 AND c.db_version > ?1%s)",
+                    nr);
+  if (rc != BL_OK) return rc;
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
   sqlite3_bind_blob(st, 3, db->site_id, 16, SQLITE_STATIC);
@@ -174,13 +187,11 @@ static int push_collect(bl_db *db, push_out *o, int64_t lo, int64_t hi, const ch
 
 /* Writes the full state (every change of every site up to hi) into o. */
 static int push_collect_snapshot(bl_db *db, push_out *o, int64_t hi) {
-  char *sql = sqlite3_mprintf("%s WHERE db_version <= ?1", PUSH_COLUMNS);
   sqlite3_stmt *st = NULL;
-  int src = sql ? sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
-  sqlite3_free(sql);
-  if (src != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(src), "push: %s", sqlite3_errmsg(db->db));
+  int rc = push_prepare(db, &st, "WHERE db_version <= ?1");
+  if (rc != BL_OK) return rc;
   sqlite3_bind_int64(st, 1, hi);
-  int rc = push_copy(db, st, o, 0);
+  rc = push_copy(db, st, o, 0);
   sqlite3_finalize(st);
   return rc;
 }
