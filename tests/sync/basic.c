@@ -23,6 +23,17 @@ static void teardown(void) {
   free(dir);
 }
 
+/* The common end of a two- or three-device test: frees the result, the
+ * remote and the devices (any may be NULL), then removes the folder. */
+static void finish(bl_sync_result *res, bl_remote *r, bl_db *a, bl_db *b, bl_db *c) {
+  bl_sync_result_free(res);
+  bl_remote_free(r);
+  bl_close(a);
+  bl_close(b);
+  bl_close(c);
+  teardown();
+}
+
 /* ------------------------------------------------------------------- init */
 
 static void test_sync_basic__init_tables_and_meta(void) {
@@ -184,11 +195,7 @@ static void test_sync_basic__two_devices_converge(void) {
   /* An idle sync changes nothing. */
   BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
   BL_CHECK_INT(res.pulled + res.pushed + res.files_pulled + res.files_pushed, 0);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 /* --------------------------------------------------------- idempotent push */
@@ -253,11 +260,7 @@ static void test_sync_basic__sequence_past_99999(void) {
   BL_CHECK_INT(res.files_pulled, 3);
   BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 4);
   BL_CHECK_INT(th_int(b, "SELECT last_sequence FROM _sync_cursors WHERE last_sequence > 99999"), 100001);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 /* ---------------------------------------------------------------- bootstrap */
@@ -299,11 +302,7 @@ static void test_sync_basic__clear_then_sync_restores(void) {
   BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
   BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 4);
   free(before), free(after), free(clock_before), free(clock_after);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 static void test_sync_basic__writes_after_clear_are_pushed(void) {
@@ -320,11 +319,7 @@ static void test_sync_basic__writes_after_clear_are_pushed(void) {
   BL_CHECK_INT(th_int(a, "SELECT count(*) FROM todos"), 2);
   BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
   BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 2);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 static int nested_begin_clear(sqlite3 *db, void *p) {
@@ -382,11 +377,7 @@ static void test_sync_basic__snapshots_and_compaction(void) {
   char *da = th_dump(a), *db = th_dump(b);
   BL_CHECK_STR(da, db);
   free(da), free(db);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 static void test_sync_basic__behind_compacted_remote(void) {
@@ -413,11 +404,7 @@ static void test_sync_basic__behind_compacted_remote(void) {
   BL_CHECK_STR(da, db);
   BL_CHECK(strstr(da, "unpushed on b") && strstr(da, "b edits first"));
   free(da), free(db);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 /* --------------------------------------------------------- version mismatch */
@@ -442,11 +429,7 @@ static void mismatch_case(bl_mismatch m, int expect_rc, int expect_code, int64_t
   BL_CHECK_INT(th_int(b, q), cursor);
   /* ABORT stops the whole sync: b pushed nothing. */
   BL_CHECK_INT(res.pushed > 0, m != BL_MISMATCH_ABORT);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 static void test_sync_basic__mismatch_abort(void) {
@@ -486,11 +469,7 @@ static void test_sync_basic__upgrade_refetches_dropped_columns(void) {
   char *da = th_dump(a), *db = th_dump(b);
   BL_CHECK_STR(da, db);
   free(da), free(db);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 /* -------------------------------------------------------- errors per device */
@@ -533,12 +512,7 @@ static void test_sync_basic__bad_device_does_not_stop_others(void) {
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id = 'from a'"), 1);
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id = 'from b'"), 0);
   BL_CHECK(res.pushed == 0); /* c has nothing */
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  bl_close(c);
-  teardown();
+  finish(&res, r, a, b, c);
 }
 
 static void test_sync_basic__wrong_device_and_sequence(void) {
@@ -561,12 +535,7 @@ static void test_sync_basic__wrong_device_and_sequence(void) {
   BL_CHECK(th_has_error(&res, BL_SYNC_WRONG_SEQUENCE));
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos"), 1); /* a's cs-1 applied */
   (void)write_file;
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  bl_close(c);
-  teardown();
+  finish(&res, r, a, b, c);
 }
 
 static void test_sync_basic__unknown_table_applies_nothing(void) {
@@ -586,11 +555,7 @@ static void test_sync_basic__unknown_table_applies_nothing(void) {
   if (res.errors_count) fprintf(stderr, "  (message: %s)\n", res.errors[0].message);
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos"), 0);
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), 1);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(c);
-  teardown();
+  finish(&res, r, a, c, NULL);
 }
 
 static void test_sync_basic__accounts(void) {
@@ -681,11 +646,7 @@ static void test_sync_basic__settings_file(void) {
   BL_CHECK_INT(th_sync(b, r, &res), BL_ECORRUPT);
   BL_CHECK(th_has_error(&res, BL_SYNC_CORRUPT));
   BL_CHECK_INT(th_int(b, "SELECT count(*) FROM _sync_cursors"), 0);
-  bl_sync_result_free(&res);
-  bl_remote_free(r);
-  bl_close(a);
-  bl_close(b);
-  teardown();
+  finish(&res, r, a, b, NULL);
 }
 
 static const bl_test_case cases[] = {
