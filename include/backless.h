@@ -268,14 +268,83 @@ int bl_get_active_account(bl_db *db, char **provider, char **email);
 /* ---------------------------------------------------------------- remotes */
 
 /*
- * Opens a remote by URL: "/path" or "file:///path" (a local folder,
- * which must exist). On success *out is freed with bl_remote_free; on
- * failure *out is NULL and bl_errmsg(NULL) tells why.
+ * Where each remote's root is (the app folder, bl_config.app_folder_name,
+ * lives inside it):
+ *   "/path", "file:///path"         a local folder, which must exist
+ *   "webdav://host[:port]/path"     a WebDAV collection over http (loopback
+ *   "webdavs://host[:port]/path"    hosts only) or https; "user:pass@host"
+ *                                   gives basic auth (percent-encoded)
+ *   "gdrive://AppFolderName"        Google Drive: the root of My Drive
+ *   "onedrive://AppFolderName"      OneDrive: the app's folder
+ *                                   (/me/drive/special/approot)
+ * For gdrive:// and onedrive:// the URL's name is the app folder the
+ * application must use (see bl_remote_url_app_folder); they need a token
+ * callback, so open them with bl_remote_open_ex or bl_remote_gdrive /
+ * bl_remote_onedrive.
+ */
+
+/*
+ * Gives an access token for a cloud remote: writes a NUL-terminated token
+ * into buf (size bytes). refresh is 1 when the previous token was rejected
+ * (HTTP 401) and a fresh one is wanted. Returns 0, or non-zero when no
+ * token can be had (the operation then fails with BL_EAUTH). Called on the
+ * thread using the remote, never concurrently for one remote.
+ */
+typedef int (*bl_token_fn)(char *buf, size_t size, int refresh, void *payload);
+
+/* Options of the HTTP remotes; zeroes mean the defaults. */
+typedef struct bl_remote_options {
+  unsigned int version;     /* BL_REMOTE_OPTIONS_VERSION */
+  bl_token_fn token;        /* gdrive / onedrive: required */
+  void *token_payload;
+  const char *user;         /* webdav: basic auth; overrides the URL's */
+  const char *password;
+  const char *api_url;      /* the service's base URL; NULL: the real one
+                               (https://www.googleapis.com,
+                               https://graph.microsoft.com/v1.0) */
+  int max_in_flight;        /* parallel transfers of a batch; 0: 4 */
+  int max_attempts;         /* tries of one request; 0: 5 */
+  long max_retry_ms;        /* no retry starts this long after the first
+                               try; 0: 120000 */
+  long connect_timeout_ms;  /* 0: 10000 */
+} bl_remote_options;
+
+#define BL_REMOTE_OPTIONS_VERSION 1
+#define BL_REMOTE_OPTIONS_INIT {BL_REMOTE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0}
+
+/*
+ * Opens a remote by URL (see the table above) with default options. On
+ * success *out is freed with bl_remote_free; on failure *out is NULL and
+ * bl_errmsg(NULL) tells why.
  */
 int bl_remote_open(bl_remote **out, const char *url);
 
+/* Opens a remote by URL with options (NULL: the defaults); strings are
+ * copied. */
+int bl_remote_open_ex(bl_remote **out, const char *url, const bl_remote_options *opts);
+
 /* Opens a local folder (which must exist) as a remote. */
 int bl_remote_folder(bl_remote **out, const char *path);
+
+/* Google Drive (root: My Drive) and OneDrive (root: the app folder) with a
+ * token callback and the real service URLs. */
+int bl_remote_gdrive(bl_remote **out, bl_token_fn token, void *payload);
+int bl_remote_onedrive(bl_remote **out, bl_token_fn token, void *payload);
+
+/* A WebDAV collection: url is "http(s)://host[:port]/path" or the webdav(s)
+ * form; user/password may be NULL (then the URL's, if any). */
+int bl_remote_webdav(bl_remote **out, const char *url, const char *user, const char *password);
+
+/*
+ * The app folder named by a gdrive:// or onedrive:// URL, percent-decoded,
+ * into buf. Returns 1 when the URL names one, 0 when it does not (other
+ * schemes, or "gdrive://" alone), -1 when it does not fit or is not a single
+ * valid folder name.
+ */
+int bl_remote_url_app_folder(const char *url, char *buf, size_t size);
+
+/* HTTP requests the remote has sent so far (0 for a local folder). */
+uint64_t bl_remote_request_count(const bl_remote *remote);
 
 /* Frees a remote. NULL is fine. */
 void bl_remote_free(bl_remote *remote);

@@ -19,11 +19,13 @@ set -euo pipefail
 #                                      load extensions); test helpers
 #   valgrind                           memcheck runs in CI
 #   git ca-certificates                fetching sources and npm packages
-#   libcurl4-openssl-dev               HTTP for the cloud backends (planned)
+#   libcurl4-openssl-dev               HTTP for the cloud backends (src/net/)
 #   libjansson-dev                     the CLI's JSON output (exec --json, sync --json, status)
 #   libsodium-dev                      base64, randomness, SHA-256, encryption
 #   libzstd-dev                        changeset compression (planned)
-#   libxml2-dev                        WebDAV PROPFIND responses (planned)
+#   libxml2-dev                        WebDAV PROPFIND responses
+#   rclone                             a real WebDAV server for the tests
+#                                      (rclone serve webdav on 127.0.0.1)
 #   libyajl-dev                        streaming JSON: changesets read in bounded memory
 #   nodejs npm                         differential tests against cr-sqlite 0.16
 #                                      (from npm); only when node/npm are missing,
@@ -37,6 +39,7 @@ packages=(
   git ca-certificates
   libcurl4-openssl-dev libjansson-dev libsodium-dev libzstd-dev libxml2-dev
   libyajl-dev
+  rclone
 )
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi

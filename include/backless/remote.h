@@ -41,7 +41,10 @@
 extern "C" {
 #endif
 
-#define BL_REMOTE_VERSION 1
+/* Version 1: list, read, write, remove, mkdir, free. Version 2 adds the
+ * optional read_many, write_many, changes and request_count members at the
+ * end; a version-1 backend simply stops before them. */
+#define BL_REMOTE_VERSION 2
 
 typedef struct bl_remote bl_remote;
 
@@ -57,6 +60,37 @@ typedef struct bl_remote_entry {
  * Returns 0 to go on; any other value aborts the read, which then returns
  * that value. */
 typedef int (*bl_remote_sink)(const void *data, size_t len, void *payload);
+
+/* One download of a batch (read_many). `path`, `sink` and `payload` are
+ * inputs; `rc` and `errmsg` are filled by the backend for this file alone
+ * (BL_OK and "" on success). */
+typedef struct bl_remote_read_job {
+  const char *path;
+  bl_remote_sink sink;
+  void *payload;
+  int rc;
+  char errmsg[256];
+} bl_remote_read_job;
+
+/* One upload of a batch (write_many): `size` bytes from `src`, as write
+ * takes them. `rc` and `errmsg` are filled per file. */
+typedef struct bl_remote_write_job {
+  const char *path;
+  FILE *src;
+  int64_t size;
+  int rc;
+  char errmsg[256];
+} bl_remote_write_job;
+
+/* What changed below a folder since a token (the changes member). */
+typedef struct bl_remote_changes {
+  char *token;       /* malloc'ed: pass it as `since` next time */
+  int all;           /* 1: the backend cannot tell; assume everything changed */
+  char **folders;    /* when all == 0: malloc'ed paths (relative to the root,
+                        malloc'ed each) of the folders in which a file was
+                        created or replaced since `since`; no duplicates */
+  size_t nfolders;
+} bl_remote_changes;
 
 struct bl_remote {
   unsigned int version; /* BL_REMOTE_VERSION */
@@ -92,6 +126,32 @@ struct bl_remote {
   /* Owned by the library: the last error message (see bl_remote_set_error).
    * Backends never write it directly. */
   char *errmsg;
+
+  /* ---- version 2; each member is optional (NULL: the dispatcher falls
+   * back on the version-1 operations). */
+
+  /* Runs n reads, concurrently where the backend can (a bounded number in
+   * flight); each job's sink gets its own file's bytes, in order, and is
+   * called on the caller's thread. Fills every job's rc and errmsg and
+   * returns BL_OK when all succeeded, else the rc of the first failed job
+   * (by index), whose message is also the remote's last error. */
+  int (*read_many)(bl_remote *r, bl_remote_read_job *jobs, size_t n);
+
+  /* Runs n writes (distinct paths, parents existing), concurrently where
+   * the backend can. Same reporting as read_many. */
+  int (*write_many)(bl_remote *r, bl_remote_write_job *jobs, size_t n);
+
+  /* Tells cheaply what changed below folder `path` since `since`, a token
+   * an earlier call returned for the same path (NULL: none yet). The new
+   * token is taken BEFORE anything is reported, so a change made while the
+   * caller acts on the answer shows up again next time. out->all = 1 on a
+   * first call, an expired or foreign token, or whenever the backend cannot
+   * map a change to a folder; the caller then lists everything. Deletions
+   * may be left out. Free out with bl_remote_changes_clear. */
+  int (*changes)(bl_remote *r, const char *path, const char *since, bl_remote_changes *out);
+
+  /* Requests sent to the service so far (every HTTP attempt counts). */
+  uint64_t (*request_count)(bl_remote *r);
 };
 
 /*
@@ -118,6 +178,17 @@ int bl_remote_read(bl_remote *r, const char *path, bl_remote_sink sink, void *pa
 int bl_remote_write(bl_remote *r, const char *path, FILE *src, int64_t size);
 int bl_remote_remove(bl_remote *r, const char *path);
 int bl_remote_mkdir(bl_remote *r, const char *path);
+
+/* Version-2 dispatchers. bl_remote_read_many / bl_remote_write_many check
+ * every path, then call the backend's batch operation or, without one, the
+ * single operation once per job, in order. bl_remote_changes answers
+ * out->all = 1 with a NULL token when the backend has no change feed.
+ * (bl_remote_request_count, in backless.h, is 0 for a backend that does
+ * not count: local folders make no requests.) */
+int bl_remote_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n);
+int bl_remote_write_many(bl_remote *r, bl_remote_write_job *jobs, size_t n);
+int bl_remote_changes_since(bl_remote *r, const char *path, const char *since, bl_remote_changes *out);
+void bl_remote_changes_clear(bl_remote_changes *c);
 
 /* Convenience: writes `len` bytes from memory (through a temporary FILE). */
 int bl_remote_write_buf(bl_remote *r, const char *path, const void *data, size_t len);

@@ -20,6 +20,8 @@
 #include <strings.h>
 
 #include "backless.h"
+#include "net/http.h"
+#include "remote/remote_internal.h"
 #include "util/errmsg.h"
 
 /* ------------------------------------------------------------ error messages */
@@ -174,6 +176,180 @@ int bl_remote_mkdir(bl_remote *r, const char *path) {
   return remote_end(r, "mkdir", path, r->mkdir(r, path));
 }
 
+/* ------------------------------------------------- version-2 dispatchers */
+
+/* The member exists only in a version-2 (or later) backend. */
+#define REMOTE_HAS(r, member) ((r)->version >= 2 && (r)->member)
+
+/* Checks every job's path before anything runs, so a bad batch moves no
+ * byte. Returns BL_OK or BL_EMISUSE naming the first bad job. */
+static int remote_check_jobs(bl_remote *r, const char *op, size_t n, const char *(*path_of)(const void *, size_t),
+                             const void *jobs, int (*arg_ok)(const void *, size_t)) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = remote_check_path(r, op, path_of(jobs, i), 0);
+    if (rc) return rc;
+    if (!arg_ok(jobs, i))
+      return bl_remote_set_error(r, BL_EMISUSE, "remote %s '%s': job %zu has a NULL or negative argument", op,
+                                 path_of(jobs, i), i);
+  }
+  return BL_OK;
+}
+
+static const char *remote_read_job_path(const void *jobs, size_t i) {
+  return ((const bl_remote_read_job *)jobs)[i].path;
+}
+static int remote_read_job_ok(const void *jobs, size_t i) {
+  return ((const bl_remote_read_job *)jobs)[i].sink != NULL;
+}
+static const char *remote_write_job_path(const void *jobs, size_t i) {
+  return ((const bl_remote_write_job *)jobs)[i].path;
+}
+static int remote_write_job_ok(const void *jobs, size_t i) {
+  const bl_remote_write_job *j = &((const bl_remote_write_job *)jobs)[i];
+  return j->src != NULL && j->size >= 0;
+}
+
+/* A job's outcome, with the remote's message (or the code's text) copied
+ * into the job. */
+static void remote_job_done(bl_remote *r, int rc, int *job_rc, char *job_msg, size_t cap) {
+  *job_rc = rc;
+  job_msg[0] = '\0';
+  if (rc != BL_OK) snprintf(job_msg, cap, "%s", r->errmsg && *r->errmsg ? r->errmsg : bl_strerror(rc));
+}
+
+/* After a batch: the first failed job (by index) gives the result and the
+ * remote's message. */
+static int remote_batch_result(bl_remote *r, const char *op, int rc, const int *rcs, const char *const *msgs,
+                               size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (rcs[i] != BL_OK) {
+      if (!r->errmsg || !*r->errmsg) bl_remote_set_error(r, rcs[i], "%s", msgs[i]);
+      return rcs[i];
+    }
+  if (rc != BL_OK && (!r->errmsg || !*r->errmsg))
+    bl_remote_set_error(r, rc, "remote %s: %s", op, bl_strerror(rc));
+  return rc;
+}
+
+int bl_remote_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n) {
+  int rc = remote_begin(r, "read", "", 1);
+  if (rc) return rc;
+  if (!jobs && n) return bl_remote_set_error(r, BL_EMISUSE, "remote read: jobs is NULL");
+  rc = remote_check_jobs(r, "read", n, remote_read_job_path, jobs, remote_read_job_ok);
+  if (rc) return rc;
+  for (size_t i = 0; i < n; i++) {
+    jobs[i].rc = BL_OK;
+    jobs[i].errmsg[0] = '\0';
+  }
+  if (n == 0) return BL_OK;
+  if (REMOTE_HAS(r, read_many)) {
+    rc = r->read_many(r, jobs, n);
+  } else {
+    if (!r->read) return remote_unimplemented(r, "read");
+    for (size_t i = 0; i < n; i++) {
+      free(r->errmsg);
+      r->errmsg = NULL;
+      int one = remote_end(r, "read", jobs[i].path, r->read(r, jobs[i].path, jobs[i].sink, jobs[i].payload));
+      remote_job_done(r, one, &jobs[i].rc, jobs[i].errmsg, sizeof jobs[i].errmsg);
+    }
+    rc = BL_OK;
+  }
+  int *rcs = malloc(n * sizeof *rcs);
+  const char **msgs = malloc(n * sizeof *msgs);
+  if (!rcs || !msgs) {
+    free(rcs);
+    free(msgs);
+    return bl_remote_set_error(r, BL_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    rcs[i] = jobs[i].rc;
+    msgs[i] = jobs[i].errmsg;
+  }
+  free(r->errmsg);
+  r->errmsg = NULL;
+  rc = remote_batch_result(r, "read", rc, rcs, msgs, n);
+  free(rcs);
+  free(msgs);
+  return rc;
+}
+
+int bl_remote_write_many(bl_remote *r, bl_remote_write_job *jobs, size_t n) {
+  int rc = remote_begin(r, "write", "", 1);
+  if (rc) return rc;
+  if (!jobs && n) return bl_remote_set_error(r, BL_EMISUSE, "remote write: jobs is NULL");
+  rc = remote_check_jobs(r, "write", n, remote_write_job_path, jobs, remote_write_job_ok);
+  if (rc) return rc;
+  for (size_t i = 0; i < n; i++) {
+    jobs[i].rc = BL_OK;
+    jobs[i].errmsg[0] = '\0';
+  }
+  if (n == 0) return BL_OK;
+  if (REMOTE_HAS(r, write_many)) {
+    rc = r->write_many(r, jobs, n);
+  } else {
+    if (!r->write) return remote_unimplemented(r, "write");
+    for (size_t i = 0; i < n; i++) {
+      free(r->errmsg);
+      r->errmsg = NULL;
+      int one = remote_end(r, "write", jobs[i].path, r->write(r, jobs[i].path, jobs[i].src, jobs[i].size));
+      remote_job_done(r, one, &jobs[i].rc, jobs[i].errmsg, sizeof jobs[i].errmsg);
+    }
+    rc = BL_OK;
+  }
+  int *rcs = malloc(n * sizeof *rcs);
+  const char **msgs = malloc(n * sizeof *msgs);
+  if (!rcs || !msgs) {
+    free(rcs);
+    free(msgs);
+    return bl_remote_set_error(r, BL_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    rcs[i] = jobs[i].rc;
+    msgs[i] = jobs[i].errmsg;
+  }
+  free(r->errmsg);
+  r->errmsg = NULL;
+  rc = remote_batch_result(r, "write", rc, rcs, msgs, n);
+  free(rcs);
+  free(msgs);
+  return rc;
+}
+
+void bl_remote_changes_clear(bl_remote_changes *c) {
+  if (!c) return;
+  free(c->token);
+  for (size_t i = 0; i < c->nfolders; i++) free(c->folders[i]);
+  free(c->folders);
+  memset(c, 0, sizeof *c);
+}
+
+int bl_remote_changes_since(bl_remote *r, const char *path, const char *since, bl_remote_changes *out) {
+  if (out) memset(out, 0, sizeof *out);
+  int rc = remote_begin(r, "changes", path, 1);
+  if (rc) return rc;
+  if (!out) return bl_remote_set_error(r, BL_EMISUSE, "remote changes: out is NULL");
+  if (!REMOTE_HAS(r, changes)) {
+    out->all = 1; /* no change feed: the caller lists everything */
+    return BL_OK;
+  }
+  rc = remote_end(r, "changes", path, r->changes(r, path, since, out));
+  if (rc != BL_OK) {
+    bl_remote_changes_clear(out);
+    return rc;
+  }
+  /* A backend that reports folders must also give the token to go on. */
+  if (!out->all && !out->token) {
+    bl_remote_changes_clear(out);
+    out->all = 1;
+  }
+  return BL_OK;
+}
+
+uint64_t bl_remote_request_count(const bl_remote *r) {
+  if (!r || !REMOTE_HAS(r, request_count)) return 0;
+  return r->request_count((bl_remote *)r);
+}
+
 int bl_remote_write_buf(bl_remote *r, const char *path, const void *data, size_t len) {
   /* Checked first so that misuse costs no temporary file. */
   int rc = remote_begin(r, "write", path, 0);
@@ -271,15 +447,24 @@ static int remote_open_file(bl_remote **out, const char *url) {
   return rc;
 }
 
+static int remote_open_file_opts(bl_remote **out, const char *url, const bl_remote_options *opts) {
+  (void)opts;
+  return remote_open_file(out, url);
+}
+
 typedef struct remote_scheme {
   const char *scheme;  /* lowercase, without the ':' */
   const char *example; /* how its URLs look, for the error on an unknown scheme */
-  int (*open)(bl_remote **out, const char *url);
+  int (*open)(bl_remote **out, const char *url, const bl_remote_options *opts);
 } remote_scheme;
 
 /* Plain absolute paths are handled before this table. */
 static const remote_scheme remote_schemes[] = {
-    {"file", "file:///path", remote_open_file},
+    {"file", "file:///path", remote_open_file_opts},
+    {"webdav", "webdav://host/path", bl__remote_webdav_open},
+    {"webdavs", "webdavs://host/path", bl__remote_webdav_open},
+    {"gdrive", "gdrive://AppFolderName", bl__remote_gdrive_open},
+    {"onedrive", "onedrive://AppFolderName", bl__remote_onedrive_open},
 };
 #define REMOTE_NSCHEMES (sizeof remote_schemes / sizeof remote_schemes[0])
 
@@ -314,7 +499,18 @@ static void remote_url_for_message(const char *url, size_t scheme_len, char *buf
 }
 
 int bl_remote_open(bl_remote **out, const char *url) {
+  return bl_remote_open_ex(out, url, NULL);
+}
+
+int bl_remote_open_ex(bl_remote **out, const char *url, const bl_remote_options *opts) {
+  static const bl_remote_options defaults = BL_REMOTE_OPTIONS_INIT;
   if (!out) return bl__set_tls_error(BL_EMISUSE, "bl_remote_open: out is NULL");
+  if (!opts) opts = &defaults;
+  if (opts->version < 1 || opts->version > BL_REMOTE_OPTIONS_VERSION) {
+    *out = NULL;
+    return bl__set_tls_error(BL_EMISUSE, "bl_remote_open: options version %u, this library knows 1 to %d",
+                             opts->version, BL_REMOTE_OPTIONS_VERSION);
+  }
   *out = NULL;
   bl__set_tls_error(BL_OK, "%s", "");
   if (!url || !*url)
@@ -325,7 +521,7 @@ int bl_remote_open(bl_remote **out, const char *url) {
   for (size_t i = 0; slen && i < REMOTE_NSCHEMES; i++)
     if (strlen(remote_schemes[i].scheme) == slen &&
         strncasecmp(url, remote_schemes[i].scheme, slen) == 0)
-      return remote_schemes[i].open(out, url);
+      return remote_schemes[i].open(out, url, opts);
 
   char expected[256];
   size_t used = (size_t)snprintf(expected, sizeof expected, "/path");
@@ -340,4 +536,73 @@ int bl_remote_open(bl_remote **out, const char *url) {
   char shown[512];
   remote_url_for_message(url, slen, shown, sizeof shown);
   return bl__set_tls_error(BL_EMISUSE, "unsupported remote URL '%s': expected %s", shown, expected);
+}
+
+/* --------------------------------------------------------- cloud shortcuts */
+
+int bl_remote_gdrive(bl_remote **out, bl_token_fn token, void *payload) {
+  bl_remote_options o = BL_REMOTE_OPTIONS_INIT;
+  o.token = token;
+  o.token_payload = payload;
+  if (!out) return bl__set_tls_error(BL_EMISUSE, "bl_remote_gdrive: out is NULL");
+  *out = NULL;
+  return bl__remote_gdrive_open(out, NULL, &o);
+}
+
+int bl_remote_onedrive(bl_remote **out, bl_token_fn token, void *payload) {
+  bl_remote_options o = BL_REMOTE_OPTIONS_INIT;
+  o.token = token;
+  o.token_payload = payload;
+  if (!out) return bl__set_tls_error(BL_EMISUSE, "bl_remote_onedrive: out is NULL");
+  *out = NULL;
+  return bl__remote_onedrive_open(out, NULL, &o);
+}
+
+int bl_remote_webdav(bl_remote **out, const char *url, const char *user, const char *password) {
+  bl_remote_options o = BL_REMOTE_OPTIONS_INIT;
+  o.user = user;
+  o.password = password;
+  if (!out) return bl__set_tls_error(BL_EMISUSE, "bl_remote_webdav: out is NULL");
+  *out = NULL;
+  if (!url) return bl__set_tls_error(BL_EMISUSE, "bl_remote_webdav: the URL is NULL");
+  return bl__remote_webdav_open(out, url, &o);
+}
+
+int bl_remote_url_app_folder(const char *url, char *buf, size_t size) {
+  if (!url || !buf || size == 0) return -1;
+  buf[0] = '\0';
+  size_t slen = remote_scheme_len(url);
+  if (!((slen == 6 && strncasecmp(url, "gdrive", 6) == 0) || (slen == 8 && strncasecmp(url, "onedrive", 8) == 0)))
+    return 0;
+  const char *p = url + slen + 1;
+  if (p[0] != '/' || p[1] != '/') return -1;
+  p += 2;
+  size_t len = strcspn(p, "/?#");
+  if (p[len] == '/' && p[len + 1] == '\0') {
+    /* "gdrive://Name/" is the same folder */
+  } else if (p[len] != '\0') {
+    return -1;
+  }
+  if (len == 0) return 0;
+  int rc = BL_OK;
+  char *name = remote_percent_decode(url, p, len, &rc);
+  if (!name) return -1;
+  int ok = strlen(name) < size && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && !strchr(name, '/');
+  if (ok) memcpy(buf, name, strlen(name) + 1);
+  free(name);
+  return ok ? 1 : -1;
+}
+
+void bl__remote_http_opts(bl__http_opts *h, const bl_remote_options *opts, const char *base_url) {
+  static const bl__http_opts defaults = BL__HTTP_OPTS_INIT;
+  *h = defaults;
+  h->base_url = base_url;
+  if (!opts) return;
+  h->token = opts->token;
+  h->token_payload = opts->token_payload;
+  h->user = opts->user;
+  h->password = opts->password;
+  if (opts->max_attempts > 0) h->max_attempts = opts->max_attempts;
+  if (opts->max_retry_ms > 0) h->max_total_ms = opts->max_retry_ms;
+  if (opts->connect_timeout_ms > 0) h->connect_timeout_ms = opts->connect_timeout_ms;
 }
