@@ -60,7 +60,7 @@ int bl_clear_all_data(bl_db *db) {
   if (rc == BL_OK)
     rc = bl__exec(db, "DELETE FROM _sync_meta WHERE key IN ('" BL_META_ACTIVE_PROVIDER "', '" BL_META_ACCOUNT_EMAIL
                       "', '" BL_META_LAST_SNAPSHOT_SEQUENCE "', '" BL_META_RESTORED_DB_VERSIONS "', '" BL_META_RESTORE_TARGET
-                      "', 'push_in_flight', '" BL_META_SNAPSHOTS_UPLOADED "')");
+                      "', 'push_in_flight', '" BL_META_SNAPSHOTS_UPLOADED "', '" BL_META_CHANGES_TOKEN "')");
   /* Every clock is empty now: the next local change is new whatever its
    * db_version. */
   if (rc == BL_OK) rc = bl__meta_set_int(db, BL_META_LAST_PUSH_DB_VERSION, 0);

@@ -232,7 +232,8 @@ static int open_rewind_refetch(bl_db *db) {
                   " FROM _sync_meta m WHERE m.key = '" BL_META_REFETCH_PREFIX "' || _sync_cursors.device_id)"
                   " WHERE EXISTS (SELECT 1 FROM _sync_meta m WHERE m.key = '" BL_META_REFETCH_PREFIX
                   "' || _sync_cursors.device_id);"
-                  "DELETE FROM _sync_meta WHERE key LIKE '" BL_META_REFETCH_PREFIX "%';");
+                  "DELETE FROM _sync_meta WHERE key LIKE '" BL_META_REFETCH_PREFIX "%';"
+                  "DELETE FROM _sync_meta WHERE key = '" BL_META_CHANGES_TOKEN "';");
 }
 
 /* Runs create or migrate as the stored schema_version says. */
@@ -315,7 +316,15 @@ static int open_connection(bl_db *db) {
   /* WAL: the app keeps reading while a sync applies changes. In-memory and
    * temporary databases keep their own journal mode. */
   if (db->lock_path) {
-    rc = sqlite3_exec(db->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    /* Switching needs an exclusive lock, and SQLite does not call the busy
+     * handler for it when that could deadlock (another process creating
+     * the same new database): wait here instead, as long as the busy
+     * timeout would. */
+    for (int waited = 0;; waited += 20) {
+      rc = sqlite3_exec(db->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+      if ((rc & 0xff) != SQLITE_BUSY || waited >= 10000) break;
+      sqlite3_sleep(20);
+    }
     if (rc != SQLITE_OK)
       return bl__db_error(db, bl__from_sqlite(rc), "cannot set WAL mode on '%s': %s", db->path,
                           sqlite3_errmsg(db->db));

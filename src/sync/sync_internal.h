@@ -74,6 +74,16 @@ int bl__from_sqlite(int rc);
  * schema upgrade: files from it were applied with changes dropped
  * (APPLY_COMPATIBLE), which the upgraded schema can now take. */
 #define BL_META_REFETCH_PREFIX "refetch:"
+/* The remote's change-feed token (bl_remote_changes_since) after the last
+ * pull that completed; with it an idle pull asks "anything new?" once
+ * instead of listing every device folder. Deleted whenever cursors move
+ * back (clear, schema upgrade), so the next pull lists everything. */
+#define BL_META_CHANGES_TOKEN "changes_token"
+/* Unix time of the last pull that listed every device folder: one is done
+ * at least every BL_FULL_LISTING_INTERVAL seconds even with a change feed,
+ * in case a listing lagged behind the feed. */
+#define BL_META_LAST_FULL_LISTING "last_full_listing"
+#define BL_FULL_LISTING_INTERVAL 3600
 
 /* Runs SQL without results; on error sets db's message. */
 int bl__exec(bl_db *db, const char *sql);
