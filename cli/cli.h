@@ -27,6 +27,8 @@ typedef struct cli_command {
   const char *name;
   const char *summary; /* one line, shown by `backless --help` */
   const char *usage;   /* full text, shown by `backless <name> --help` */
+  const char *usage_tail; /* printed after usage when not NULL (shared texts
+                             such as cli_remote_help) */
   /* Runs the command. argv[0] is the command name, as for main(). Returns
    * an exit code (CLI_EXIT_*). */
   int (*run)(int argc, char **argv);
@@ -110,6 +112,9 @@ typedef struct cli_db_options {
   const char *path;       /* --db FILE (required) */
   const char *schema_dir; /* --schema DIR; NULL = the one `init` stored */
   const char *app_folder; /* --app-folder NAME (init only); NULL = stored or default */
+  const char *remote_app_folder; /* the app folder a gdrive:// or onedrive:// URL
+                                    names: adopted by a database that has not
+                                    synced yet, an error if it differs otherwise */
   int init;               /* 1 for `init`: the file may be new or plain SQLite */
   bl_mismatch mismatch;   /* passed to bl_open */
   int snapshot_threshold; /* passed to bl_open (0 = default) */
@@ -144,12 +149,22 @@ int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out);
 /* Closes what cli_db_open opened; a zeroed cli_db is fine. */
 void cli_db_close(cli_db *d);
 
+/* ------------------------------------------------------------ remote.c */
+
 /*
- * Opens the remote `url` with bl_remote_open. A relative path naming an
- * existing folder is made absolute first: the library wants absolute
- * paths, and at a shell prompt `--remote ./cloud` is natural. Returns 0, or
- * -1 after printing the library's message for `command`.
+ * Opens the remote `url` for `command`: a local folder (a relative path
+ * naming an existing folder is made absolute), webdav(s)://, gdrive:// or
+ * onedrive://. Cloud remotes take their access token from `token_cmd`
+ * (--token-cmd) or $BACKLESS_TOKEN_CMD, run through /bin/sh whenever a
+ * token is needed and again after a 401; the API base URLs from
+ * $BACKLESS_GDRIVE_API_URL / $BACKLESS_GRAPH_API_URL (tests point them at
+ * the emulators); WebDAV credentials from the URL or $BACKLESS_WEBDAV_USER /
+ * $BACKLESS_WEBDAV_PASSWORD. Returns 0, or -1 after printing why.
  */
-int cli_remote_open(const char *command, const char *url, bl_remote **out);
+int cli_remote_open(const char *command, const char *url, const char *token_cmd, bl_remote **out);
+
+/* The help text describing remote URLs and their settings, shared by the
+ * commands that take --remote. */
+extern const char cli_remote_help[];
 
 #endif /* BL_CLI_H */

@@ -19,7 +19,7 @@
 #include "cli.h"
 
 static const char status_usage[] =
-    "usage: backless status --db FILE [--remote URL] [--json] [--schema DIR]\n"
+    "usage: backless status --db FILE [--remote URL [--token-cmd CMD]] [--json] [--schema DIR]\n"
     "\n"
     "Shows the device id, the schema version and folder, the app folder, the\n"
     "synced tables, the current db_version and the one last pushed, how many\n"
@@ -34,6 +34,7 @@ static const char status_usage[] =
     "Options:\n"
     "  --db FILE     a database made by 'backless init'\n"
     "  --remote URL  a remote to compare with (see 'backless sync --help')\n"
+    "  --token-cmd CMD  cloud remotes: a command printing an access token\n"
     "  --json        print one JSON object instead of text\n"
     "  --schema DIR  use (and remember) this schema folder\n"
     "  -h, --help    show this help\n";
@@ -366,7 +367,7 @@ static int status_run(int argc, char **argv) {
   cli_db d = {0};
   bl_remote *remote = NULL;
   json_t *status = NULL;
-  const char *url = NULL;
+  const char *url = NULL, *token_cmd = NULL;
   int json = 0, rc;
 
   for (int i = 1; i < argc; i++) {
@@ -376,12 +377,19 @@ static int status_run(int argc, char **argv) {
     }
     int m = cli_db_option("status", argc, argv, &i, &opt);
     if (m == 0) m = cli_opt_value("status", argc, argv, &i, "--remote", &url);
+    if (m == 0) m = cli_opt_value("status", argc, argv, &i, "--token-cmd", &token_cmd);
     if (m < 0) return CLI_EXIT_USAGE;
     if (m == 0)
       return cli_usage_error("status", "%s '%s'",
                              argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
   }
   if (!opt.path) return cli_usage_error("status", "--db FILE is required");
+  char app_folder[256];
+  int named = url ? bl_remote_url_app_folder(url, app_folder, sizeof app_folder) : 0;
+  if (named < 0)
+    return cli_usage_error("status", "'%s' does not name one app folder (expected gdrive://Name or onedrive://Name)",
+                           url);
+  if (named > 0) opt.remote_app_folder = app_folder;
 
   rc = cli_db_open("status", &opt, &d);
   if (rc != CLI_EXIT_OK) return rc;
@@ -389,7 +397,7 @@ static int status_run(int argc, char **argv) {
   status = status_gather(&d, opt.path);
   if (!status) goto done;
   if (url &&
-      (cli_remote_open("status", url, &remote) != 0 || status_remote(status, url, remote) != 0))
+      (cli_remote_open("status", url, token_cmd, &remote) != 0 || status_remote(status, url, remote) != 0))
     goto done;
   if (json) {
     char *text = json_dumps(status, JSON_INDENT(2));
@@ -415,5 +423,6 @@ const cli_command cli_cmd_status = {
     .name = "status",
     .summary = "show the sync state (device, versions, pending changes, cursors)",
     .usage = status_usage,
+    .usage_tail = cli_remote_help,
     .run = status_run,
 };

@@ -17,7 +17,7 @@
 
 static const char sync_usage[] =
     "usage: backless sync --db FILE --remote URL [--json] [--pull-only | --push-only]\n"
-    "                     [--snapshot-threshold N] [--snapshot-grace N]\n"
+    "                     [--token-cmd CMD] [--snapshot-threshold N] [--snapshot-grace N]\n"
     "                     [--on-mismatch abort|skip|drop|compatible] [--schema DIR]\n"
     "\n"
     "Pulls what the other devices pushed to the remote since the last sync and\n"
@@ -31,7 +31,8 @@ static const char sync_usage[] =
     "\n"
     "Options:\n"
     "  --db FILE                a database made by 'backless init'\n"
-    "  --remote URL             where the app folder lives\n"
+    "  --remote URL             where the app folder lives (see below)\n"
+    "  --token-cmd CMD          cloud remotes: a command printing an access token\n"
     "  --json                   print the result as a JSON object\n"
     "  --pull-only              only pull\n"
     "  --push-only              only push\n"
@@ -45,9 +46,12 @@ static const char sync_usage[] =
     "  --schema DIR             use (and remember) this schema folder\n"
     "  -h, --help               show this help\n"
     "\n"
-    "Prints 'pulled N changes (F files), pushed N changes (F files)', then one\n"
-    "line per warning or error. Exit status: 0, or 1 when the result holds\n"
-    "errors (the devices without errors were still synced).\n";
+    "Prints 'pulled N changes (F files), pushed N changes (F files)', the HTTP\n"
+    "requests made (cloud remotes), then one line per warning or error. --json\n"
+    "prints {pulled, pushed, files_pulled, files_pushed, media_uploaded,\n"
+    "media_deleted, requests, warnings, errors}. Exit status: 0, or 1 when the\n"
+    "result holds errors (the devices without errors were still synced).\n"
+    "\n";
 
 /* ------------------------------------------------------------ the result */
 
@@ -73,13 +77,15 @@ static json_t *sync_json_issues(const bl_sync_issue *v, size_t n) {
   return a;
 }
 
-/* Prints `r` to stdout. Returns 0, or -1 when out of memory. */
-static int sync_print(const bl_sync_result *r, int json) {
+/* Prints `r` and the request count to stdout. Returns 0, or -1 when out
+ * of memory. */
+static int sync_print(const bl_sync_result *r, uint64_t requests, int json) {
   if (!json) {
     printf("pulled %lld change%s (%lld file%s), pushed %lld change%s (%lld file%s)\n",
            (long long)r->pulled, r->pulled == 1 ? "" : "s", (long long)r->files_pulled,
            r->files_pulled == 1 ? "" : "s", (long long)r->pushed, r->pushed == 1 ? "" : "s",
            (long long)r->files_pushed, r->files_pushed == 1 ? "" : "s");
+    if (requests) printf("%llu HTTP request%s\n", (unsigned long long)requests, requests == 1 ? "" : "s");
     if (r->media_uploaded || r->media_deleted)
       printf("media: %lld uploaded, %lld deleted\n", (long long)r->media_uploaded,
              (long long)r->media_deleted);
@@ -88,10 +94,10 @@ static int sync_print(const bl_sync_result *r, int json) {
     return 0;
   }
   json_t *o = json_pack(
-      "{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled, "pushed",
+      "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled, "pushed",
       (json_int_t)r->pushed, "files_pulled", (json_int_t)r->files_pulled, "files_pushed",
       (json_int_t)r->files_pushed, "media_uploaded", (json_int_t)r->media_uploaded, "media_deleted",
-      (json_int_t)r->media_deleted, "warnings", sync_json_issues(r->warnings, r->warnings_count),
+      (json_int_t)r->media_deleted, "requests", (json_int_t)requests, "warnings", sync_json_issues(r->warnings, r->warnings_count),
       "errors", sync_json_issues(r->errors, r->errors_count));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
@@ -118,7 +124,7 @@ static int sync_run(int argc, char **argv) {
   cli_db d = {0};
   bl_remote *remote = NULL;
   bl_sync_result res = BL_SYNC_RESULT_INIT;
-  const char *url = NULL, *threshold = NULL, *grace = NULL, *mismatch = NULL;
+  const char *url = NULL, *threshold = NULL, *grace = NULL, *mismatch = NULL, *token_cmd = NULL;
   int json = 0, pull_only = 0, push_only = 0, rc;
 
   for (int i = 1; i < argc; i++) {
@@ -136,6 +142,7 @@ static int sync_run(int argc, char **argv) {
     }
     int m = cli_db_option("sync", argc, argv, &i, &opt);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--remote", &url);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--token-cmd", &token_cmd);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-threshold", &threshold);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-grace", &grace);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--on-mismatch", &mismatch);
@@ -170,10 +177,18 @@ static int sync_run(int argc, char **argv) {
     opt.mismatch = sync_mismatch_names[k].value;
   }
 
+  char app_folder[256];
+  int named = bl_remote_url_app_folder(url, app_folder, sizeof app_folder);
+  if (named < 0)
+    return cli_usage_error("sync", "'%s' does not name one app folder (expected gdrive://Name or onedrive://Name)",
+                           url);
+  if (named > 0) opt.remote_app_folder = app_folder;
+
   rc = cli_db_open("sync", &opt, &d);
   if (rc != CLI_EXIT_OK) return rc;
   rc = CLI_EXIT_FAIL;
-  if (cli_remote_open("sync", url, &remote) != 0) goto done;
+  if (cli_remote_open("sync", url, token_cmd, &remote) != 0) goto done;
+  uint64_t requests_before = bl_remote_request_count(remote);
 
   /* The library reports no progress; a line on a terminal says what we are
    * waiting for, and is erased once the result is in. */
@@ -191,7 +206,7 @@ static int sync_run(int argc, char **argv) {
                         : bl_sync(d.db, remote, &res);
   if (tty) fputs("\r\033[K", stderr);
 
-  if (sync_print(&res, json) != 0) {
+  if (sync_print(&res, bl_remote_request_count(remote) - requests_before, json) != 0) {
     cli_error("sync", "out of memory");
     goto done;
   }
@@ -217,5 +232,6 @@ const cli_command cli_cmd_sync = {
     .name = "sync",
     .summary = "pull the other devices' changes from a remote, push ours",
     .usage = sync_usage,
+    .usage_tail = cli_remote_help,
     .run = sync_run,
 };

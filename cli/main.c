@@ -76,6 +76,7 @@ int main(int argc, char **argv) {
       return CLI_EXIT_USAGE;
     }
     fputs(cmd->usage, stdout);
+    if (cmd->usage_tail) fputs(cmd->usage_tail, stdout);
     return CLI_EXIT_OK;
   }
   if (arg[0] == '-') {
@@ -90,6 +91,7 @@ int main(int argc, char **argv) {
   }
   if (cli_wants_help(argc - 1, argv + 1)) {
     fputs(cmd->usage, stdout);
+    if (cmd->usage_tail) fputs(cmd->usage_tail, stdout);
     return CLI_EXIT_OK;
   }
   return cmd->run(argc - 1, argv + 1);

@@ -142,6 +142,21 @@ static int open_store_key(const char *command, bl_db *db, const char *key, const
  * schema is empty on purpose: bl_open checks the file before it writes
  * anything, so it fails there. Returns CLI_EXIT_FAIL.
  */
+/* Whether the database at `path` has synced (holds a cursor), read through
+ * a read-only connection. */
+static int open_has_cursors(const char *path) {
+  sqlite3 *db = NULL;
+  int found = 0;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM _sync_cursors LIMIT 1", -1, &st, NULL) == SQLITE_OK)
+      found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return found;
+}
+
 static int open_report_notadb(const char *command, const char *path) {
   bl_schema empty = BL_SCHEMA_INIT;
   bl_config cfg = BL_CONFIG_INIT;
@@ -203,6 +218,20 @@ int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out) {
   }
   out->schema_dir = open_strdup(abs);
   const char *app = opt->app_folder ? opt->app_folder : stored_app ? stored_app : "Backless";
+  if (opt->remote_app_folder && strcmp(opt->remote_app_folder, app) != 0) {
+    /* A cloud URL names the app folder. A database that has synced with
+     * another one keeps it: its cursors count that folder's files, and
+     * reading another folder with them would skip changes. */
+    if (probe == PROBE_FOUND && open_has_cursors(opt->path)) {
+      cli_error(command,
+                "this database syncs with app folder '%s', but the remote URL names '%s'; a database "
+                "syncs with one app folder (use the URL with '%s', a new database, or 'backless clear' "
+                "first)",
+                app, opt->remote_app_folder, app);
+      goto done;
+    }
+    app = opt->remote_app_folder;
+  }
   out->app_folder = open_strdup(app);
   if (!out->schema_dir || !out->app_folder) {
     cli_error(command, "out of memory");
@@ -243,19 +272,4 @@ void cli_db_close(cli_db *d) {
   free(d->schema_dir);
   free(d->app_folder);
   memset(d, 0, sizeof *d);
-}
-
-/* ------------------------------------------------------------ remotes */
-
-int cli_remote_open(const char *command, const char *url, bl_remote **out) {
-  char abs[PATH_MAX];
-  struct stat st;
-  if (url[0] != '/' && !strstr(url, "://") && stat(url, &st) == 0 && S_ISDIR(st.st_mode) &&
-      realpath(url, abs))
-    url = abs;
-  if (bl_remote_open(out, url) != BL_OK) {
-    cli_error(command, "%s", bl_errmsg(NULL));
-    return -1;
-  }
-  return 0;
 }
