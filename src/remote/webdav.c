@@ -502,9 +502,11 @@ static int webdav_remove(bl_remote *r, const char *path) {
 
 /* ------------------------------------------------------------------ mkdir */
 
-/* MKCOL on path[0..len). Returns BL_OK when the collection is there
- * afterwards (201, or 405: something of that name exists), 1 when a parent
- * is missing (409), else an error recorded against `path`. */
+/* MKCOL on path[0..len). Returns BL_OK on 201, and on 405 (RFC 4918
+ * 9.3.1: something is mapped there), which is taken for the collection so
+ * that ensuring an existing folder costs one request (a file in the way
+ * then shows at the next write into it: 409, BL_ENOTFOUND); 1 when a
+ * parent is missing (409); else an error recorded against `path`. */
 static int webdav_mkcol(webdav_remote *wr, const char *path, size_t len) {
   bl_remote *r = &wr->base;
   char *prefix = strndup(path, len), *url = prefix ? webdav_url(wr, prefix, 1) : NULL;
@@ -543,24 +545,26 @@ static int webdav_mkdir(bl_remote *r, const char *path) {
   size_t len = strlen(path);
   int rc = webdav_mkcol(wr, path, len);
   if (rc != 1) return rc;
-  /* A parent is missing: each level from the root down. */
-  for (size_t i = 0; i < len; i++) {
-    if (path[i] != '/') continue;
+  /* A parent is missing: each level from the root down, the last again. A
+   * 409 at the top means the root is missing; further down, that the level
+   * above (just ensured) is no collection. */
+  for (size_t i = 0, top = 1; i <= len; i++) {
+    if (i < len && path[i] != '/') continue;
     rc = webdav_mkcol(wr, path, i);
-    if (rc == 1)
+    if (rc == 1 && top)
       return bl_remote_set_error(r, BL_ENOTFOUND,
-                                 "webdav mkdir '%s': MKCOL '%.*s' says a parent is missing: does "
-                                 "the root %s exist?",
-                                 path, (int)i, path, wr->shown);
+                                 "webdav mkdir '%s': the root collection %s does not exist (MKCOL "
+                                 "'%.*s': 409 Conflict)",
+                                 path, wr->shown, (int)i, path);
+    if (rc == 1)
+      return bl_remote_set_error(r, BL_EIO,
+                                 "webdav mkdir '%s': MKCOL '%.*s': 409 Conflict with its parent "
+                                 "there (a file in the way?)",
+                                 path, (int)i, path);
     if (rc != BL_OK) return rc;
+    top = 0;
   }
-  rc = webdav_mkcol(wr, path, len);
-  if (rc == 1)
-    return bl_remote_set_error(r, BL_EIO,
-                               "webdav mkdir '%s': MKCOL still says 409 Conflict with every "
-                               "parent there (a file in the way?)",
-                               path);
-  return rc;
+  return BL_OK;
 }
 
 /* ---------------------------------------------------------- opening by URL */

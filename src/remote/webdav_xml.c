@@ -27,6 +27,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlversion.h>
 
 #include "backless.h"
 #include "remote/webdav_internal.h"
@@ -339,7 +340,12 @@ static pthread_once_t webdav_xml_once = PTHREAD_ONCE_INIT;
 /* libxml2 wants its globals set up once, before threads use it. */
 static void webdav_xml_init(void) { xmlInitParser(); }
 
+/* libxml2 2.12 made the error argument const. */
+#if LIBXML_VERSION >= 21200
+static void webdav_xml_quiet(void *payload, const xmlError *e) {
+#else
 static void webdav_xml_quiet(void *payload, xmlErrorPtr e) {
+#endif
   (void)payload;
   (void)e;
 }
@@ -376,7 +382,7 @@ static void webdav_err(char *err, size_t size, const char *fmt, ...) {
 
 /* The parser's last message, one line. */
 static void webdav_xml_message(xmlParserCtxtPtr ctxt, char *buf, size_t size) {
-  xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
+  const xmlError *e = xmlCtxtGetLastError(ctxt);
   if (!e || !e->message) {
     snprintf(buf, size, "not well-formed");
     return;
@@ -420,7 +426,7 @@ int bl__webdav_parse_propfind(const char *xml, size_t len, const char *folder,
     rc = BL_EIO;
     goto done;
   }
-  if (!doc || !ctxt->wellFormed) {
+  if (!doc) { /* without XML_PARSE_RECOVER: not well-formed */
     webdav_xml_message(ctxt, detail, sizeof detail);
     webdav_err(err, errsize, "malformed XML reply (%s)", detail);
     rc = BL_EIO;

@@ -87,6 +87,7 @@ static int wd_fresh_collection(char *name, size_t cap) {
 }
 
 static int wd_conf_open(bl_remote **out, void *payload) {
+  (void)payload;
   char name[32];
   *out = NULL;
   int rc = wd_fresh_collection(name, sizeof name);
@@ -97,7 +98,10 @@ static int wd_conf_open(bl_remote **out, void *payload) {
 
 /* The collections stay on the server, which is removed with its data
  * directory at exit. */
-static void wd_conf_close(bl_remote *r, void *payload) { bl_remote_free(r); }
+static void wd_conf_close(bl_remote *r, void *payload) {
+  (void)payload;
+  bl_remote_free(r);
+}
 
 const conformance_backend conformance_target = {"webdav", wd_conf_open, wd_conf_close, NULL};
 
@@ -781,6 +785,59 @@ static void test_remote_webdav__list_edge_cases(void) {
   bl_remote_free(r);
 }
 
+static void test_remote_webdav__missing_root(void) {
+  BL_REQUIRE(wd_get_server());
+  bl_remote *r = wd_open("no-such-root");
+  BL_REQUIRE(r);
+  bl_remote_entry *e = NULL;
+  size_t n = 0;
+  conformance_buf b = {0};
+  BL_CHECK_INT(bl_remote_list(r, "", &e, &n), BL_ENOTFOUND);
+  BL_CHECK_INT(bl_remote_mkdir(r, ""), BL_ENOTFOUND);
+  BL_CHECK_INT(bl_remote_mkdir(r, "a"), BL_ENOTFOUND);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "does not exist") != NULL);
+  BL_CHECK_INT(bl_remote_mkdir(r, "a/b"), BL_ENOTFOUND);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "/no-such-root/") != NULL);
+  BL_CHECK_INT(bl_remote_write_buf(r, "x", "1", 1), BL_ENOTFOUND);
+  BL_CHECK_INT(conformance_read(r, "x", &b), BL_ENOTFOUND);
+  BL_CHECK_INT(bl_remote_remove(r, "x"), BL_ENOTFOUND);
+  bl_remote_free(r);
+  /* The root was never created behind the user's back. */
+  BL_REQUIRE((r = wd_open("")) != NULL);
+  BL_CHECK_INT(bl_remote_list(r, "", &e, &n), BL_OK);
+  BL_CHECK(conformance_find(e, n, "no-such-root") < 0);
+  bl_remote_entries_free(e, n);
+  bl_remote_free(r);
+  free(b.data);
+}
+
+/* MKCOL answers 405 wherever something is mapped, and the backend takes
+ * 405 as "already there" (one request for an existing folder), so a file
+ * in the way of mkdir is only found out by the next write into it, which
+ * fails cleanly; nothing of the file is lost on the way. */
+static void test_remote_webdav__file_in_the_way(void) {
+  char *dir;
+  bl_remote *r = wd_fresh(&dir);
+  BL_REQUIRE(r);
+  BL_CHECK_INT(bl_remote_write_buf(r, "f", "x", 1), BL_OK);
+  int rc = bl_remote_mkdir(r, "f/sub");
+  BL_CHECK(rc == BL_OK || rc == BL_EIO);
+  BL_CHECK_INT(bl_remote_write_buf(r, "f/x", "1", 1), BL_ENOTFOUND);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "f/x") != NULL);
+  bl_remote_entry *e = NULL;
+  size_t n = 0;
+  BL_CHECK_INT(bl_remote_list(r, "", &e, &n), BL_OK);
+  BL_CHECK_INT(n, 1);
+  BL_CHECK(n == 1 && e[0].is_folder == 0 && e[0].size == 1);
+  bl_remote_entries_free(e, n);
+  conformance_buf b = {0};
+  BL_CHECK_INT(conformance_read(r, "f", &b), BL_OK);
+  BL_CHECK(b.len == 1 && b.data[0] == 'x');
+  free(b.data);
+  free(dir);
+  bl_remote_free(r);
+}
+
 static const bl_test_case cases[] = {
     BL_CONFORMANCE_TESTS,
     BL_TEST(test_remote_webdav__parse_nextcloud),
@@ -796,6 +853,8 @@ static const bl_test_case cases[] = {
     BL_TEST(test_remote_webdav__batches),
     BL_TEST(test_remote_webdav__request_counts),
     BL_TEST(test_remote_webdav__list_edge_cases),
+    BL_TEST(test_remote_webdav__missing_root),
+    BL_TEST(test_remote_webdav__file_in_the_way),
 };
 
 BL_TEST_MAIN(cases)
