@@ -1,0 +1,203 @@
+# cloud_lib.sh — end-to-end sync of several devices through a cloud remote
+# with the CLI (sourced by cloud_<backend>.sh after lib.sh, never run).
+#
+# The script sets REMOTE (the URL every device syncs with) and, for the
+# emulated services, EMU (the emulator's base URL, for its control
+# endpoints), then calls the steps it wants.
+
+emu_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../emulators" && pwd)
+servers=()
+cleanup_servers() {
+  local pid
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup_servers EXIT
+
+# start_emulator SCRIPT ARGS...: starts tests/emulators/SCRIPT on a free
+# port; sets EMU to its base URL.
+start_emulator() {
+  local script=$1
+  shift
+  rm -f "$work/port"
+  python3 "$emu_dir/$script" --port 0 --port-file "$work/port" "$@" 2>"$work/emulator.log" &
+  servers+=($!)
+  local i
+  for ((i = 0; i < 500; i++)); do
+    [[ -s $work/port ]] && break
+    sleep 0.02
+  done
+  [[ -s $work/port ]] || { cat "$work/emulator.log" >&2; fail "$script did not start"; }
+  EMU="http://127.0.0.1:$(cat "$work/port")"
+}
+
+# emu METHOD PATH [JSON]: a control request; the answer in $emu_out.
+emu() {
+  emu_out=$(python3 - "$1" "$EMU$2" "${3:-}" <<'PY'
+import sys, urllib.request
+m, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+req = urllib.request.Request(url, data=body.encode() if body else (b"" if m == "POST" else None), method=m,
+                             headers={"Content-Type": "application/json"})
+print(urllib.request.urlopen(req, timeout=30).read().decode())
+PY
+) || fail "emulator control $1 $2 failed"
+}
+
+# emu_stat EXPR: a Python expression over the emulator's stats `s`.
+emu_stat() {
+  emu GET /_emulator/stats
+  python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$emu_out" "$1"
+}
+
+# A token command: prints tok.<n>, n growing by one each time it runs (so
+# every refresh gives a new token the emulators accept with --token tok);
+# counts its runs in $work/token.count.
+make_token_cmd() {
+  echo 0 >"$work/token.count"
+  cat >"$work/token.sh" <<SH
+#!/bin/sh
+n=\$(cat "$work/token.count")
+n=\$((n + 1))
+echo \$n >"$work/token.count"
+echo "tok.\$n"
+SH
+  chmod +x "$work/token.sh"
+  export BACKLESS_TOKEN_CMD="$work/token.sh"
+}
+
+# rows DB: the synced table as JSON (what a user compares).
+rows() {
+  ok exec --db "$1" --json "SELECT id, title, n FROM t ORDER BY id"
+  printf '%s' "$out"
+}
+
+# converge DB...: every device syncs twice round-robin; all tables equal.
+converge() {
+  local db round
+  for round in 1 2; do
+    for db in "$@"; do ok sync --db "$db" --remote "$REMOTE"; done
+  done
+  local first
+  first=$(rows "$1")
+  for db in "${@:2}"; do same "$(rows "$db")" "$first" "$db against $1"; done
+}
+
+# The steps ----------------------------------------------------------------
+
+step_three_devices() {
+  step "three devices sync through $REMOTE and converge"
+  todo_schema schema
+  local db
+  for db in a b c; do ok init --db $db.db --schema schema; done
+  ok exec --db a.db "INSERT INTO t (id, title, n) VALUES ('a1', 'from A', 1), ('a2', 'also A', 2)"
+  ok sync --db a.db --remote "$REMOTE" --json
+  json 'd["pushed"] == 8 and d["files_pushed"] == 1 and d["errors"] == []'
+  ok sync --db b.db --remote "$REMOTE" --json
+  json 'd["pulled"] == 8 and d["files_pulled"] == 1 and d["errors"] == []'
+  ok exec --db b.db "UPDATE t SET title = 'B edited' WHERE id = 'a1'" "INSERT INTO t (id, title) VALUES ('b1', 'from B')"
+  ok exec --db c.db "INSERT INTO t (id, title, n) VALUES ('c1', 'from C', 3)"
+  converge a.db b.db c.db
+  ok exec --db c.db --json "SELECT title FROM t WHERE id = 'a1'"
+  json 'd == [[{"title": "B edited"}]]'
+  ok exec --db a.db --json "SELECT count(*) AS n FROM t"
+  json 'd == [[{"n": 4}]]'
+  ok status --db a.db --remote "$REMOTE" --json
+  json 'len(d["remote"]["devices"]) == 3 and all(x["to_pull"] == 0 for x in d["remote"]["devices"])'
+}
+
+# Many pushes from A, read by a new device D in one sync (several files,
+# downloaded in a batch); D then pushes and everyone converges.
+step_many_files() {
+  step "a new device pulls many files at once"
+  local i
+  for i in 1 2 3 4 5 6 7 8; do
+    ok exec --db a.db "INSERT INTO t (id, title, n) VALUES ('m$i', 'many', $i)"
+    ok sync --db a.db --remote "$REMOTE"
+  done
+  ok init --db d.db --schema schema
+  ok sync --db d.db --remote "$REMOTE" --json
+  json 'd["files_pulled"] >= 10 and d["errors"] == []'
+  converge a.db b.db c.db d.db
+}
+
+# Idle sync: with the device folders of many devices on the remote, a sync
+# where nothing changed makes at most $1 requests.
+step_idle() {
+  local max=$1 extra=$2 i
+  step "idle sync with $extra more devices costs <= $max requests"
+  for ((i = 0; i < extra; i++)); do
+    ok init --db x$i.db --schema schema
+    ok exec --db x$i.db "INSERT INTO t (id, title) VALUES ('x$i', 'extra')"
+    ok sync --db x$i.db --remote "$REMOTE"
+  done
+  ok sync --db a.db --remote "$REMOTE" --json # takes in the new devices
+  json 'd["errors"] == []'
+  ok sync --db a.db --remote "$REMOTE" --json
+  json 'd["pulled"] == 0 and d["pushed"] == 0 and d["errors"] == [] and d["requests"] <= '"$max"
+  echo "   idle sync: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$work/.out") requests"
+  ok sync --db b.db --remote "$REMOTE" --json # b takes them in too
+  ok sync --db b.db --remote "$REMOTE" --json
+  json 'd["requests"] <= '"$max"
+  # A change by one device is found by the next sync of another.
+  ok exec --db x0.db "UPDATE t SET title = 'changed later' WHERE id = 'x0'"
+  ok sync --db x0.db --remote "$REMOTE"
+  ok sync --db a.db --remote "$REMOTE" --json
+  json 'd["pulled"] == 1 and d["errors"] == []'
+  ok exec --db a.db --json "SELECT title FROM t WHERE id = 'x0'"
+  json 'd == [[{"title": "changed later"}]]'
+}
+
+# The token expires every few requests: the token command runs again, the
+# sync goes on, nothing is lost or duplicated.
+step_token_expiry() {
+  step "a token that expires mid-sync is refreshed through --token-cmd"
+  emu POST /_emulator/config '{"expire_after": 4}'
+  local before
+  before=$(cat "$work/token.count")
+  ok exec --db b.db "INSERT INTO t (id, title) VALUES ('t1', 'token'), ('t2', 'token')"
+  ok sync --db b.db --remote "$REMOTE" --json
+  json 'd["errors"] == [] and d["pushed"] > 0'
+  ok init --db e.db --schema schema
+  ok sync --db e.db --remote "$REMOTE" --json
+  json 'd["errors"] == [] and d["files_pulled"] >= 3'
+  local after
+  after=$(cat "$work/token.count")
+  ((after - before >= 3)) || fail "the token command ran $((after - before)) times; expected refreshes"
+  emu POST /_emulator/config '{"expire_after": 0}'
+  converge a.db b.db e.db
+}
+
+# The service answers 429 and 503 for a while: retried, the sync succeeds,
+# no file is written twice.
+step_throttled() {
+  step "429 / 503 for a while: retried, nothing lost or duplicated"
+  emu POST /_emulator/config '{"retry_after": 0}'
+  ok exec --db c.db "INSERT INTO t (id, title) VALUES ('r1', 'retried')"
+  emu POST /_emulator/config '{"fail_next": [429, 503, 503, 429, 500, 503]}'
+  ok sync --db c.db --remote "$REMOTE" --json
+  json 'd["errors"] == [] and d["pushed"] > 0 and d["files_pushed"] == 1'
+  [[ $(emu_stat 's["faults"]["scripted"]') -ge 6 ]] || fail "the scripted faults were not all served"
+  converge a.db b.db c.db
+  ok exec --db a.db --json "SELECT count(*) AS n FROM t WHERE id = 'r1'"
+  json 'd == [[{"n": 1}]]'
+  ok status --db a.db --remote "$REMOTE" --json
+  # No snapshots yet: one file per sequence, none twice (Drive would list
+  # a duplicate name as a second file).
+  json 'all(x["files"] == x["latest_sequence"] for x in d["remote"]["devices"])'
+}
+
+# A service down for good: the sync fails with a clear error, and succeeds
+# later with nothing lost.
+step_outage() {
+  step "an outage: a clear error, then recovery"
+  emu POST /_emulator/config '{"fail_rate": 1.0, "retry_after": 0}'
+  ok exec --db a.db "INSERT INTO t (id, title) VALUES ('o1', 'outage')"
+  status 1 sync --db a.db --remote "$REMOTE" --json
+  json 'len(d["errors"]) >= 1 and d["pushed"] == 0'
+  [[ $err == *"50"* ]] || fail "the error does not give the HTTP status: $err"
+  emu POST /_emulator/config '{"fail_rate": 0.0}'
+  ok sync --db a.db --remote "$REMOTE" --json
+  json 'd["errors"] == [] and d["pushed"] > 0'
+  converge a.db b.db c.db
+}
