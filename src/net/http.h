@@ -63,6 +63,12 @@ typedef struct bl__http_opts {
 
 typedef struct bl__http_client bl__http_client;
 
+/* Whether plain http:// is allowed to `host` (a URL's host part, IPv6 in
+ * brackets or not): 127.0.0.0/8, ::1 and "localhost", exactly. Backends
+ * call it to refuse a bad URL when a remote is opened rather than at its
+ * first request. */
+int bl__http_host_is_loopback(const char *host);
+
 /* Creates a client; strings in opts are copied. Returns BL_OK, BL_ENOMEM,
  * BL_EMISUSE (bad options) or BL_ERROR (libcurl failed to initialise); the
  * reason is in bl_errmsg(NULL). */

@@ -41,7 +41,7 @@ static char *xfer_strndup(const char *s, size_t n) {
 /* ------------------------------------------------------------------ URL */
 
 /* Exact names only: "127.0.0.1.example.com" is no loopback address. */
-static int xfer_is_loopback(const char *host) {
+int bl__http_host_is_loopback(const char *host) {
   struct in_addr a4;
   if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
   return strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
@@ -82,7 +82,7 @@ static int xfer_resolve(net_xfer *x) {
     rc = BL_EMISUSE;
   } else if (strcasecmp(scheme, "https") == 0) {
     x->loopback_http = 0;
-  } else if (strcasecmp(scheme, "http") == 0 && xfer_is_loopback(host)) {
+  } else if (strcasecmp(scheme, "http") == 0 && bl__http_host_is_loopback(host)) {
     x->loopback_http = 1;
   } else if (strcasecmp(scheme, "http") == 0) {
     net_set_error(x, "plain http:// refused for host %s: TLS is required except on loopback "

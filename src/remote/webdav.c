@@ -579,14 +579,6 @@ static void webdav_free(bl_remote *r) {
   free(wr);
 }
 
-/* What the HTTP layer will accept over plain http (see src/net/xfer.c):
- * checked here too, so that the mistake shows at open, not at first use. */
-static int webdav_is_loopback(const char *host) {
-  struct in_addr a4;
-  if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-  return strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
-}
-
 /* Appends s[0..n) to the growing string *b (size *cap, used *len). */
 static int webdav_append(char **b, size_t *len, size_t *cap, const char *s, size_t n) {
   if (*len + n + 1 > *cap) {
@@ -688,7 +680,8 @@ static int webdav_split_url(const char *url, const char *shown, int secure, webd
     }
   }
   if (!(host = strndup(auth, host_len))) goto nomem;
-  if (!secure && !webdav_is_loopback(host)) {
+  /* The HTTP layer's rule, checked here so the mistake shows at open. */
+  if (!secure && !bl__http_host_is_loopback(host)) {
     rc = bl__set_tls_error(BL_EMISUSE,
                            "remote URL '%s': plain http is refused for host %s: TLS is required "
                            "except on loopback (127.0.0.1, ::1, localhost); use webdavs:// or "
