@@ -208,7 +208,7 @@ static void test_remote_onedrive__pagination(void) {
   char path[32];
   for (int i = 0; i < 10; i++) {
     snprintf(path, sizeof path, "p/f%02d", i);
-    BL_CHECK_INT(bl_remote_write_buf(r, path, path, (size_t)i), BL_OK);
+    BL_CHECK_INT(bl_remote_write_buf(r, path, "0123456789", (size_t)i), BL_OK);
   }
   uint64_t before = od_count(r);
   long gets = od_stat("by_endpoint.item.get");
