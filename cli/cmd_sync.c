@@ -211,8 +211,12 @@ static int sync_run(int argc, char **argv) {
     goto done;
   }
   if (res.errors_count > 0) {
-    cli_error("sync", "%zu error%s (see above); the other devices were synced", res.errors_count,
-              res.errors_count == 1 ? "" : "s");
+    /* Errors about one device leave the others synced; one without a
+     * device (the remote unreachable, the push) stopped more. */
+    int per_device = 1;
+    for (size_t i = 0; i < res.errors_count; i++) per_device &= res.errors[i].device != NULL;
+    cli_error("sync", "%zu error%s (see above)%s", res.errors_count, res.errors_count == 1 ? "" : "s",
+              per_device ? "; the other devices were synced" : "");
     goto done;
   }
   if (src != BL_OK) {

@@ -296,6 +296,9 @@ class Emulator:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on,
+    # the body waits for the client's delayed ACK (~40 ms per response).
+    disable_nagle_algorithm = True
     server_version = "backless-emulator/1"
 
     def log_message(self, fmt, *args):
