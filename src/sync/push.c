@@ -425,6 +425,23 @@ static int push_marker_set(bl_db *db, int64_t seq, int64_t hi) {
   return rc;
 }
 
+/* Whether any change of ours lies above db_version `last`. */
+static int push_has_local(bl_db *db, int64_t last, int *found) {
+  sqlite3_stmt *st = NULL;
+  *found = 0;
+  int rc = sqlite3_prepare_v2(db->db, "SELECT 1 FROM crsql_changes WHERE db_version > ?1 AND site_id = ?2 LIMIT 1",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, last);
+    sqlite3_bind_blob(st, 2, db->site_id, 16, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? BL_OK : bl__db_error(db, bl__from_sqlite(rc), "push: %s", sqlite3_errmsg(db->db));
+}
+
 /* One push: cs-(cursor+1). *again is set when it rewrote an in-flight
  * changeset and a second push should follow for what is newer. */
 static int push_once(bl_sync_ctx *ctx, int *again) {
@@ -443,8 +460,12 @@ static int push_once(bl_sync_ctx *ctx, int *again) {
   }
   if (cursor == 0 && marker_seq == 0) {
     /* Never pushed, or cleared: our folder may hold files from before (a
-     * sign-out). Restore them first (bl_push without a pull before it). */
-    rc = push_guard_fresh(ctx, &cursor);
+     * sign-out). Restore them first (bl_push without a pull before it) —
+     * but only when there is something to push: a device that only reads
+     * spends no request on a folder it never wrote. */
+    int local = 0;
+    rc = push_has_local(db, last, &local);
+    if (rc == BL_OK && local) rc = push_guard_fresh(ctx, &cursor);
     if (rc != BL_OK) return rc;
   }
   /* Never write a sequence of ours that may hold changes not restored here
