@@ -15,6 +15,12 @@
  *              --snapshot-changes changes (default 1,000,000), against the
  *              RSS of the same process before the pull
  *   idle       requests of an idle sync with 10 remote devices (folder)
+ *   drive-boot a new device bootstraps N rows through the Google Drive
+ *              emulator (tests/emulators/gdrive.py, started here) with
+ *              --drive-latency-ms (default 50) added to every request:
+ *              seconds, requests, bytes downloaded
+ *   drive-idle requests of an idle sync with 10 remote devices on the Drive
+ *              emulator (the change feed), and its time at that latency
  *
  * The remote used is the folder backend wrapped in a counting, delaying
  * remote defined here (a backend written against include/backless/remote.h).
@@ -34,6 +40,7 @@
 
 #include "backless.h"
 #include "backless/remote.h"
+#include "servers/server_proc.h"
 
 /* This program's path, for the fresh process of the snapshot figure (not
  * /proc/self/exe: under valgrind that is valgrind's launcher). */
@@ -45,7 +52,9 @@ static struct {
   int rtt_ms;
   const char *dir;
   int quiet;
-} opt = {100000, 1000000, 50, NULL, 0};
+  int drive_latency_ms;
+  int no_drive;
+} opt = {100000, 1000000, 50, NULL, 0, 50, 0};
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -415,6 +424,83 @@ static void bench_idle(void) {
   bl_remote_free(&r->base);
 }
 
+/* ------------------------------------------------------ Drive emulator */
+
+static int drive_token(char *buf, size_t size, int refresh, void *payload) {
+  (void)refresh;
+  (void)payload;
+  snprintf(buf, size, "bench");
+  return 0;
+}
+
+static bl_remote *drive_remote(const server_proc *s) {
+  bl_remote_options o = BL_REMOTE_OPTIONS_INIT;
+  o.token = drive_token;
+  o.api_url = s->base_url;
+  o.max_in_flight = 8;
+  bl_remote *r = NULL;
+  if (bl_remote_open_ex(&r, "gdrive://Bench", &o) != BL_OK) die("gdrive remote: %s", bl_errmsg(NULL));
+  return r;
+}
+
+static void drive_latency(const server_proc *s, int ms) {
+  char body[64];
+  snprintf(body, sizeof body, "{\"latency_ms\": %d}", ms);
+  free(server_control(s, "POST", "/_emulator/config", body));
+}
+
+static void bench_drive(void) {
+  server_proc s;
+  if (server_start_emulator(&s, "gdrive.py", NULL) != 0) {
+    printf("drive-boot skipped: the Drive emulator did not start\n");
+    return;
+  }
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  bl_remote *ra = drive_remote(&s);
+  bl_db *a = device("drive-a.db", 1); /* threshold 1: the push writes a snapshot */
+  fill(a, opt.rows, 0);
+  check(bl_sync(a, ra, &res), a, &res, "push through Drive");
+
+  drive_latency(&s, opt.drive_latency_ms);
+  free(server_control(&s, "POST", "/_emulator/reset-stats", NULL));
+  bl_remote *rc = drive_remote(&s);
+  bl_db *c = device("drive-c.db", 0);
+  double t0 = now();
+  check(bl_sync(c, rc, &res), c, &res, "bootstrap through Drive");
+  double t = now() - t0;
+  long bytes = server_stat(&s, "bytes_out");
+  printf("drive-boot %ld rows from snapshot, %d ms per request: %.2f s, %llu requests, %ld bytes down (%lld changes, %lld files)\n",
+         opt.rows, opt.drive_latency_ms, t, (unsigned long long)bl_remote_request_count(rc), bytes, (long long)res.pulled,
+         (long long)res.files_pulled);
+
+  /* Ten more devices push; A takes them in; then A's idle sync. */
+  drive_latency(&s, 0);
+  for (int i = 0; i < 10; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "drive-x%d.db", i);
+    bl_db *x = device(name, 0);
+    fill(x, 10, opt.rows + 100 * (i + 1));
+    bl_remote *rx = drive_remote(&s);
+    check(bl_sync(x, rx, &res), x, &res, "sync through Drive");
+    bl_remote_free(rx);
+    bl_close(x);
+  }
+  check(bl_sync(a, ra, &res), a, &res, "sync through Drive");
+  drive_latency(&s, opt.drive_latency_ms);
+  uint64_t before = bl_remote_request_count(ra);
+  t0 = now();
+  check(bl_sync(a, ra, &res), a, &res, "idle sync through Drive");
+  t = now() - t0;
+  printf("drive-idle sync with 10 remote devices (Drive emulator, change feed): %llu requests, %.3f s at %d ms per request\n",
+         (unsigned long long)(bl_remote_request_count(ra) - before), t, opt.drive_latency_ms);
+  bl_sync_result_free(&res);
+  bl_close(a);
+  bl_close(c);
+  bl_remote_free(ra);
+  bl_remote_free(rc);
+  server_stop(&s);
+}
+
 int main(int argc, char **argv) {
   if (argv[0] && strchr(argv[0], '/') && !realpath(argv[0], self_path))
     snprintf(self_path, sizeof self_path, "/proc/self/exe");
@@ -424,6 +510,8 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--rtt-ms") == 0 && i + 1 < argc) opt.rtt_ms = (int)strtol(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) opt.dir = argv[++i];
     else if (strcmp(argv[i], "--quiet") == 0) opt.quiet = 1;
+    else if (strcmp(argv[i], "--drive-latency-ms") == 0 && i + 1 < argc) opt.drive_latency_ms = (int)strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--no-drive") == 0) opt.no_drive = 1;
     else if (strcmp(argv[i], "--apply-snapshot") == 0 && i + 2 < argc) {
       opt.dir = argv[i + 1];
       schema.synced_tables = tables;
@@ -433,7 +521,8 @@ int main(int argc, char **argv) {
     }
     else {
       fprintf(stderr,
-              "usage: bench_sync [--rows N] [--snapshot-changes N] [--rtt-ms MS] [--dir DIR] [--quiet]\n");
+              "usage: bench_sync [--rows N] [--snapshot-changes N] [--rtt-ms MS] [--drive-latency-ms MS]\n"
+              "                  [--no-drive] [--dir DIR] [--quiet]\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
   }
@@ -456,6 +545,7 @@ int main(int argc, char **argv) {
   bench_bootstrap();
   bench_snapshot_rss();
   bench_idle();
+  if (!opt.no_drive) bench_drive();
   if (own_dir) nftw(opt.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
 }
