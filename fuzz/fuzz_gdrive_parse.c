@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
 #include <yajl/yajl_tree.h>
 
 #include "backless.h"
@@ -69,8 +68,10 @@ static void fz_parsers(const char *data, size_t size) {
   err[0] = '\0';
   rc = bl__gdrive_parse_file(data, size, &f, err, sizeof err);
   fz_err_ok(rc, err);
-  if (rc == BL_OK) fz_file_ok(&f);
-  else if (f.id || f.name) fz_fail("file: output after failure");
+  if (rc == BL_OK)
+    fz_file_ok(&f);
+  else if (f.id || f.name)
+    fz_fail("file: output after failure");
   bl__gdrive_file_clear(&f);
 
   bl__gdrive_changes c;

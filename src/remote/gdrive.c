@@ -308,10 +308,22 @@ static void map_free(gd_map *m) {
   memset(m, 0, sizeof *m);
 }
 
-/* Forgets path and everything below it (never the root). */
+/* Forgets path and everything below it (never the root). Only a folder
+ * has anything below it: a file costs no scan of the cache. */
 static void cache_drop(gdrive_remote *gr, const char *path) {
   if (!*path) return;
   gd_map *m = &gr->paths;
+  gd_node *f = map_find(m, path);
+  if (!f || !f->is_folder) {
+    for (gd_node **pp = m->nb ? &m->b[map_hash(path) % m->nb] : NULL; pp && *pp; pp = &(*pp)->next)
+      if (*pp == f) {
+        *pp = f->next;
+        node_free(f);
+        m->n--;
+        break;
+      }
+    return;
+  }
   for (size_t i = 0; i < m->nb; i++)
     for (gd_node **pp = &m->b[i]; *pp;) {
       gd_node *x = *pp;
