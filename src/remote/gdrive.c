@@ -1582,7 +1582,7 @@ static void gd_write_window(gdrive_remote *gr, bl_remote_write_job *jobs, size_t
   }
   bl__http_run_many(gr->http, run, k, gr->max_in_flight);
   for (size_t i = 0; i < n; i++) {
-    if (!ups[i].url) continue;
+    if (!ups[i].url || jobs[i].rc != BL_OK) continue; /* not sent */
     bl__http_request *req = &ups[i].req;
     int jrc = req->rc;
     bl__gdrive_file f = {0};
