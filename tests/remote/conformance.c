@@ -13,6 +13,7 @@
 
 #include "conformance.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,5 +474,147 @@ void test_remote_conformance__errmsg_cleared(void) {
   BL_CHECK_INT(bl_remote_write_buf(r, "d/f", "z", 1), BL_OK);
   BL_CHECK_STR(bl_remote_errmsg(r), "");
   free(b.data);
+  conf_close(r);
+}
+
+/* Two devices, each with its own remote on the same storage, write into
+ * their own device folders at the same time — creating the shared parent
+ * folders concurrently, as two devices syncing for the first time do. Both
+ * then see both folders, once each, with every file. */
+#define CONF_WRITERS 2
+#define CONF_FILES 12
+
+typedef struct conf_writer {
+  bl_remote *r;
+  int index;
+  int failures;
+} conf_writer;
+
+static void *conf_writer_run(void *arg) {
+  conf_writer *w = arg;
+  char folder[128], path[192], body[64];
+  snprintf(folder, sizeof folder, "App/changesets/device-%d", w->index);
+  if (bl_remote_mkdir(w->r, folder) != BL_OK) {
+    fprintf(stderr, "  writer %d: mkdir: %s\n", w->index, bl_remote_errmsg(w->r));
+    w->failures++;
+    return NULL;
+  }
+  for (int k = 1; k <= CONF_FILES; k++) {
+    snprintf(path, sizeof path, "%s/cs-%05d.json", folder, k);
+    int len = snprintf(body, sizeof body, "writer %d file %d", w->index, k);
+    if (bl_remote_write_buf(w->r, path, body, (size_t)len) != BL_OK) {
+      fprintf(stderr, "  writer %d: %s: %s\n", w->index, path, bl_remote_errmsg(w->r));
+      w->failures++;
+    }
+  }
+  return NULL;
+}
+
+void test_remote_conformance__concurrent_writers(void) {
+  if (!conformance_target.open_peer) {
+    printf("  (skipped: %s cannot open a second remote on the same storage)\n", conformance_target.name);
+    return;
+  }
+  bl_remote *first = conf_open();
+  BL_REQUIRE(first);
+  conf_writer w[CONF_WRITERS];
+  pthread_t t[CONF_WRITERS];
+  memset(w, 0, sizeof w);
+  w[0].r = first;
+  int ok = 1;
+  for (int i = 1; i < CONF_WRITERS; i++) {
+    ok &= conformance_target.open_peer(&w[i].r, first, conformance_target.payload) == BL_OK && w[i].r;
+  }
+  BL_CHECK(ok);
+  for (int i = 0; ok && i < CONF_WRITERS; i++) {
+    w[i].index = i;
+    ok &= pthread_create(&t[i], NULL, conf_writer_run, &w[i]) == 0;
+  }
+  for (int i = 0; ok && i < CONF_WRITERS; i++) pthread_join(t[i], NULL);
+  for (int i = 0; ok && i < CONF_WRITERS; i++) BL_CHECK_INT(w[i].failures, 0);
+
+  /* Every remote sees the same tree. */
+  for (int v = 0; ok && v < CONF_WRITERS; v++) {
+    size_t n = 0;
+    bl_remote_entry *e = conf_list(w[v].r, "App/changesets", &n);
+    BL_CHECK_INT(n, CONF_WRITERS);
+    for (int i = 0; i < CONF_WRITERS; i++) {
+      char name[64], folder[128];
+      snprintf(name, sizeof name, "device-%d", i);
+      BL_CHECK_INT(conformance_count(e, n, name), 1);
+      snprintf(folder, sizeof folder, "App/changesets/%s", name);
+      conf_expect_count(w[v].r, folder, CONF_FILES);
+      conformance_buf b = {0};
+      char path[192], want[64];
+      snprintf(path, sizeof path, "%s/cs-%05d.json", folder, CONF_FILES);
+      snprintf(want, sizeof want, "writer %d file %d", i, CONF_FILES);
+      BL_CHECK_INT(conformance_read(w[v].r, path, &b), BL_OK);
+      BL_CHECK(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0);
+      free(b.data);
+    }
+    bl_remote_entries_free(e, n);
+    /* The shared parents exist once. */
+    e = conf_list(w[v].r, "", &n);
+    BL_CHECK_INT(conformance_count(e, n, "App"), 1);
+    bl_remote_entries_free(e, n);
+    e = conf_list(w[v].r, "App", &n);
+    BL_CHECK_INT(conformance_count(e, n, "changesets"), 1);
+    bl_remote_entries_free(e, n);
+  }
+  for (int i = 1; i < CONF_WRITERS; i++) bl_remote_free(w[i].r);
+  conf_close(first);
+}
+
+/* read_many / write_many: per-job results, one bad job does not spoil the
+ * others, contents exact. */
+void test_remote_conformance__batches(void) {
+  bl_remote *r = conf_open();
+  BL_REQUIRE(r);
+  BL_CHECK_INT(bl_remote_mkdir(r, "b"), BL_OK);
+  enum { N = 9 };
+  FILE *src[N + 1];
+  char paths[N + 1][64], bodies[N + 1][64];
+  bl_remote_write_job wj[N + 1];
+  memset(wj, 0, sizeof wj);
+  for (int i = 0; i <= N; i++) {
+    snprintf(paths[i], sizeof paths[i], i < N ? "b/f%d" : "missing/f%d", i);
+    int len = snprintf(bodies[i], sizeof bodies[i], "batch body %d %s", i, i % 2 ? "odd" : "even");
+    src[i] = tmpfile();
+    BL_REQUIRE(src[i]);
+    fwrite(bodies[i], 1, (size_t)len, src[i]);
+    rewind(src[i]);
+    wj[i].path = paths[i];
+    wj[i].src = src[i];
+    wj[i].size = len;
+  }
+  int rc = bl_remote_write_many(r, wj, N + 1);
+  BL_CHECK_INT(rc, BL_ENOTFOUND); /* the first failed job's code */
+  for (int i = 0; i < N; i++) BL_CHECK_INT(wj[i].rc, BL_OK);
+  BL_CHECK_INT(wj[N].rc, BL_ENOTFOUND);
+  BL_CHECK(wj[N].errmsg[0] != '\0');
+  for (int i = 0; i <= N; i++) fclose(src[i]);
+  conf_expect_count(r, "b", N);
+
+  conformance_buf bufs[N + 1];
+  memset(bufs, 0, sizeof bufs);
+  bl_remote_read_job rj[N + 1];
+  memset(rj, 0, sizeof rj);
+  for (int i = 0; i <= N; i++) {
+    if (i == N) snprintf(paths[i], sizeof paths[i], "b/none");
+    rj[i].path = paths[i];
+    rj[i].sink = conformance_sink;
+    rj[i].payload = &bufs[i];
+  }
+  rc = bl_remote_read_many(r, rj, N + 1);
+  BL_CHECK_INT(rc, BL_ENOTFOUND);
+  for (int i = 0; i < N; i++) {
+    BL_CHECK_INT(rj[i].rc, BL_OK);
+    BL_CHECK(bufs[i].len == strlen(bodies[i]) && memcmp(bufs[i].data, bodies[i], bufs[i].len) == 0);
+  }
+  BL_CHECK_INT(rj[N].rc, BL_ENOTFOUND);
+  BL_CHECK(rj[N].errmsg[0] != '\0');
+  for (int i = 0; i <= N; i++) free(bufs[i].data);
+  /* An empty batch does nothing and succeeds. */
+  BL_CHECK_INT(bl_remote_read_many(r, rj, 0), BL_OK);
   conf_close(r);
 }

@@ -6,7 +6,7 @@
  * and how to dispose of it) and puts BL_CONFORMANCE_TESTS in its test
  * table:
  *
- *   const conformance_backend conformance_target = {"folder", my_open, my_close, NULL};
+ *   const conformance_backend conformance_target = {"folder", my_open, my_close, NULL, my_peer};
  *   static const bl_test_case cases[] = {BL_CONFORMANCE_TESTS, BL_TEST(...)};
  *   BL_TEST_MAIN(cases)
  *
@@ -29,6 +29,10 @@ typedef struct conformance_backend {
   /* Frees a remote made by open and the storage behind it. */
   void (*close)(bl_remote *r, void *payload);
   void *payload;
+  /* Opens a second remote on the same storage as `first` (as another
+   * device would), freed with bl_remote_free; NULL when the backend cannot
+   * (the cases needing it are skipped). */
+  int (*open_peer)(bl_remote **out, bl_remote *first, void *payload);
 } conformance_backend;
 
 /* Defined by each backend's test binary. */
@@ -62,6 +66,8 @@ void test_remote_conformance__path_validation(void);
 void test_remote_conformance__short_source(void);
 void test_remote_conformance__sink_abort(void);
 void test_remote_conformance__errmsg_cleared(void);
+void test_remote_conformance__concurrent_writers(void);
+void test_remote_conformance__batches(void);
 
 #define BL_CONFORMANCE_TESTS                                                                 \
   BL_TEST(test_remote_conformance__empty_listing),                                           \
@@ -76,6 +82,8 @@ void test_remote_conformance__errmsg_cleared(void);
       BL_TEST(test_remote_conformance__path_validation),                                     \
       BL_TEST(test_remote_conformance__short_source),                                        \
       BL_TEST(test_remote_conformance__sink_abort),                                          \
-      BL_TEST(test_remote_conformance__errmsg_cleared)
+      BL_TEST(test_remote_conformance__errmsg_cleared),                                      \
+      BL_TEST(test_remote_conformance__concurrent_writers),                                  \
+      BL_TEST(test_remote_conformance__batches)
 
 #endif

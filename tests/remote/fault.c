@@ -68,7 +68,7 @@ static void fault_conf_close(bl_remote *r, void *payload) {
 }
 
 const conformance_backend conformance_target = {"fault(folder)", fault_conf_open, fault_conf_close,
-                                                NULL};
+                                                NULL, NULL};
 
 /* ------------------------------------------------------------------ helpers */
 

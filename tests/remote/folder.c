@@ -65,8 +65,16 @@ static void folder_conf_close(bl_remote *r, void *payload) {
   bl_remote_free(r);
 }
 
+/* Another remote on the folder of `first`. */
+static int folder_conf_peer(bl_remote **out, bl_remote *first, void *payload) {
+  (void)payload;
+  for (size_t i = 0; i < 8; i++)
+    if (folder_open_dirs[i].r == first) return bl_remote_folder(out, folder_open_dirs[i].dir);
+  return BL_EMISUSE;
+}
+
 const conformance_backend conformance_target = {"folder", folder_conf_open, folder_conf_close,
-                                                NULL};
+                                                NULL, folder_conf_peer};
 
 /* ------------------------------------------------------------------ helpers */
 

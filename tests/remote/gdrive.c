@@ -266,7 +266,15 @@ static void gd_conf_close(bl_remote *r, void *payload) {
   bl_remote_free(r);
 }
 
-const conformance_backend conformance_target = {"gdrive", gd_conf_open, gd_conf_close, NULL};
+/* Another remote on the same emulator, not reset: another device. */
+static int gd_conf_peer(bl_remote **out, bl_remote *first, void *payload) {
+  (void)first;
+  (void)payload;
+  *out = gd_open();
+  return *out ? BL_OK : BL_ERROR;
+}
+
+const conformance_backend conformance_target = {"gdrive", gd_conf_open, gd_conf_close, NULL, gd_conf_peer};
 
 /* -------------------------------------------------------------------- cases */
 

@@ -125,7 +125,15 @@ static int od_conf_open(bl_remote **out, void *payload) {
 
 static void od_conf_close(bl_remote *r, void *payload) { bl_remote_free(r); }
 
-const conformance_backend conformance_target = {"onedrive", od_conf_open, od_conf_close, NULL};
+/* Another remote on the same emulator, not reset: another device. */
+static int od_conf_peer(bl_remote **out, bl_remote *first, void *payload) {
+  (void)first;
+  (void)payload;
+  *out = od_open_with(0, NULL, 0);
+  return *out ? BL_OK : BL_EIO;
+}
+
+const conformance_backend conformance_target = {"onedrive", od_conf_open, od_conf_close, NULL, od_conf_peer};
 
 /* ------------------------------------------------------------------ helpers */
 

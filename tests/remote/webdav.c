@@ -86,13 +86,25 @@ static int wd_fresh_collection(char *name, size_t cap) {
   return rc;
 }
 
+/* The collection of the last conformance remote (cases open one at a
+ * time), for its peers. */
+static char wd_conf_last[32];
+
 static int wd_conf_open(bl_remote **out, void *payload) {
   (void)payload;
   char name[32];
   *out = NULL;
   int rc = wd_fresh_collection(name, sizeof name);
   if (rc != BL_OK) return rc;
+  snprintf(wd_conf_last, sizeof wd_conf_last, "%s", name);
   *out = wd_open(name);
+  return *out ? BL_OK : BL_EIO;
+}
+
+static int wd_conf_peer(bl_remote **out, bl_remote *first, void *payload) {
+  (void)first;
+  (void)payload;
+  *out = wd_open(wd_conf_last);
   return *out ? BL_OK : BL_EIO;
 }
 
@@ -103,7 +115,7 @@ static void wd_conf_close(bl_remote *r, void *payload) {
   bl_remote_free(r);
 }
 
-const conformance_backend conformance_target = {"webdav", wd_conf_open, wd_conf_close, NULL};
+const conformance_backend conformance_target = {"webdav", wd_conf_open, wd_conf_close, NULL, wd_conf_peer};
 
 /* ------------------------------------------------------------------ helpers */
 
