@@ -163,6 +163,10 @@ void cli_db_close(cli_db *d);
  */
 int cli_remote_open(const char *command, const char *url, const char *token_cmd, bl_remote **out);
 
+/* `url` as it may be shown: any user:password@ of its authority becomes
+ * ***@ (command lines and messages must not echo a password). */
+void cli_url_shown(const char *url, char *buf, size_t size);
+
 /* The help text describing remote URLs and their settings, shared by the
  * commands that take --remote. */
 extern const char cli_remote_help[];

@@ -391,13 +391,15 @@ static int status_run(int argc, char **argv) {
                            url);
   if (named > 0) opt.remote_app_folder = app_folder;
 
+  char shown_url[1024] = "";
+  if (url) cli_url_shown(url, shown_url, sizeof shown_url);
   rc = cli_db_open("status", &opt, &d);
   if (rc != CLI_EXIT_OK) return rc;
   rc = CLI_EXIT_FAIL;
   status = status_gather(&d, opt.path);
   if (!status) goto done;
   if (url &&
-      (cli_remote_open("status", url, token_cmd, &remote) != 0 || status_remote(status, url, remote) != 0))
+      (cli_remote_open("status", url, token_cmd, &remote) != 0 || status_remote(status, shown_url, remote) != 0))
     goto done;
   if (json) {
     char *text = json_dumps(status, JSON_INDENT(2));

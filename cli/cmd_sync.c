@@ -194,11 +194,13 @@ static int sync_run(int argc, char **argv) {
    * waiting for, and is erased once the result is in. */
   int tty = isatty(STDERR_FILENO);
   if (tty) {
+    char shown[1024];
+    cli_url_shown(url, shown, sizeof shown);
     fprintf(stderr, "%s %s ...",
             pull_only   ? "pulling from"
             : push_only ? "pushing to"
                         : "syncing with",
-            url);
+            shown);
     fflush(stderr);
   }
   int src = pull_only   ? bl_pull(d.db, remote, &res)

@@ -92,6 +92,22 @@ static int remote_token_cmd(char *buf, size_t size, int refresh, void *payload) 
   return 0;
 }
 
+/* ------------------------------------------------------------ showing */
+
+void cli_url_shown(const char *url, char *buf, size_t size) {
+  const char *sep = strstr(url, "://");
+  if (sep) {
+    const char *auth = sep + 3;
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', auth_len);
+    if (at) {
+      snprintf(buf, size, "%.*s***%s", (int)(auth - url), url, at);
+      return;
+    }
+  }
+  snprintf(buf, size, "%s", url);
+}
+
 /* ------------------------------------------------------------ opening */
 
 int cli_remote_open(const char *command, const char *url, const char *token_cmd, bl_remote **out) {
@@ -115,7 +131,9 @@ int cli_remote_open(const char *command, const char *url, const char *token_cmd,
     const char *api = getenv(gdrive ? "BACKLESS_GDRIVE_API_URL" : "BACKLESS_GRAPH_API_URL");
     if (api && *api) o.api_url = api;
   } else if (token_cmd) {
-    cli_error(command, "--token-cmd is for gdrive:// and onedrive:// remotes, not '%s'", url);
+    char shown[1024];
+    cli_url_shown(url, shown, sizeof shown);
+    cli_error(command, "--token-cmd is for gdrive:// and onedrive:// remotes, not '%s'", shown);
     return -1;
   }
   const char *user = getenv("BACKLESS_WEBDAV_USER"), *password = getenv("BACKLESS_WEBDAV_PASSWORD");

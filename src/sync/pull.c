@@ -309,6 +309,8 @@ static bl_apply_outcome pull_file(bl_sync_ctx *ctx, pull_state *st, size_t dev, 
       bl__result_warn(ctx->res, device, BL_SYNC_GAP, "%s was listed but is gone; will retry next sync", name);
     else if (rc == BL_EMISUSE)
       bl__ctx_error(ctx, device, BL_SYNC_BAD_NAME, rc, "%s", msg);
+    else if (rc == BL_ECORRUPT) /* e.g. two copies of one name that differ (Drive) */
+      bl__ctx_error(ctx, device, BL_SYNC_CORRUPT, rc, "cannot download %s: %s", name, msg);
     else
       bl__ctx_error(ctx, device, BL_SYNC_REMOTE, rc, "cannot download %s: %s", name, msg);
     return BL_APPLY_FAILED;

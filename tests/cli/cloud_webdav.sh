@@ -22,6 +22,13 @@ step_three_devices
 [[ -f $work/dav/sync/here/Backless/backless.json ]] || fail "no Backless/backless.json on the server"
 step_many_files
 
+step "status never shows the password"
+ok status --db a.db --remote "$REMOTE"
+has "webdav://***@127.0.0.1:$port/sync/here"
+hasnt "s3cret"
+status 1 sync --db a.db --remote "$REMOTE" --token-cmd true
+hasnt "s3cret" err
+
 step "credentials from the environment; a wrong password is a clear error"
 BACKLESS_WEBDAV_USER=alice BACKLESS_WEBDAV_PASSWORD='s3cret pass' \
   ok sync --db a.db --remote "webdav://127.0.0.1:$port/sync/here"
