@@ -1464,12 +1464,43 @@ static void gd_why_missing(gdrive_remote *gr, const char *path) {
   free(dir);
 }
 
-/* Records a job's failure: its code and "<op> '<path>': <why>". */
+/* How many of the first n bytes of s can be kept without cutting a UTF-8
+ * sequence in two (a cut lands before a continuation byte's lead). */
+static size_t gd_utf8_fit(const char *s, size_t n) {
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  return n;
+}
+
+/*
+ * Records a job's failure: its code and "<op> '<path>': <why>" in the job's
+ * fixed-size message (msg, cap bytes). gr->why may be longer than the whole
+ * message and a path has no bound, so both are cut on purpose, each marked
+ * with "...": a path longer than a third of the message keeps its end (the
+ * file's name tells most), and the reason gets the rest of the room.
+ */
 static void gd_job_fail(gdrive_remote *gr, int rc, const char *op, const char *path, int *job_rc,
                         char *msg, size_t cap) {
   if (rc == BL_ENOMEM) gd_why(gr, "out of memory");
   *job_rc = rc;
-  snprintf(msg, cap, "%s '%s': %s", op, path, gr->why);
+  if (cap == 0) return;
+  const char *lead = "";
+  size_t plen = strlen(path), pmax = cap / 3;
+  if (pmax > 8 && plen > pmax) {
+    const char *tail = path + plen - (pmax - 3);
+    while (((unsigned char)*tail & 0xC0) == 0x80) tail++;
+    path = tail;
+    lead = "...";
+  }
+  int used = snprintf(msg, cap, "%s '%s%s': ", op, lead, path);
+  if (used < 0 || (size_t)used + 4 >= cap) return; /* no room for a reason (msg is cut) */
+  size_t room = cap - (size_t)used - 1, wlen = strlen(gr->why);
+  if (wlen <= room) {
+    memcpy(msg + used, gr->why, wlen + 1);
+  } else {
+    size_t keep = gd_utf8_fit(gr->why, room - 3);
+    memcpy(msg + used, gr->why, keep);
+    memcpy(msg + used + keep, "...", 4);
+  }
 }
 
 static void gd_rjob_fail(gdrive_remote *gr, int rc, bl_remote_read_job *j) {
@@ -1483,7 +1514,8 @@ static void gd_wjob_fail(gdrive_remote *gr, int rc, bl_remote_write_job *j) {
 static int gdrive_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n) {
   gdrive_remote *gr = (gdrive_remote *)r;
   int rc = BL_OK;
-  const char **paths = malloc(n * sizeof *paths);
+  if (n == 0) return BL_OK; /* the dispatcher's rule too; the arrays below need n > 0 */
+  const char **paths = calloc(n, sizeof *paths);
   bl__http_request *reqs = calloc(n, sizeof *reqs);
   bl__http_request **run = calloc(n, sizeof *run);
   gd_sink *sinks = calloc(n, sizeof *sinks);

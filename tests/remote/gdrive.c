@@ -129,6 +129,20 @@ static int gd_write_str(bl_remote *r, const char *path, const char *s) {
   return bl_remote_write_buf(r, path, s, strlen(s));
 }
 
+/* Whether s is well-formed UTF-8 (no sequence cut short). */
+static int gd_utf8_valid(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    int more = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+               : (*p & 0xF8) == 0xF0                 ? 3
+                                                     : -1;
+    if (more < 0) return 0;
+    p++;
+    for (int i = 0; i < more; i++, p++)
+      if ((*p & 0xC0) != 0x80) return 0;
+  }
+  return 1;
+}
+
 static size_t gd_count_named(bl_remote *r, const char *dir, const char *name) {
   bl_remote_entry *e = NULL;
   size_t n = 0;
@@ -986,6 +1000,23 @@ static void test_remote_gdrive__messages(void) {
   BL_CHECK_INT(bl_remote_list(r, "f", &e, &n), BL_ENOTFOUND);
   BL_CHECK_INT(conformance_read(r, "a/b/c", &b), BL_ENOTFOUND);
   BL_CHECK(strstr(bl_remote_errmsg(r), "'a/b/c'") != NULL);
+  free(b.data);
+
+  /* A job's message has 256 bytes: a long path keeps its end, a long
+   * reason is cut, both marked, and no UTF-8 character is cut in two. */
+  char longp[512] = "App/";
+  for (int i = 0; i < 150; i++) strcat(longp, "\xc3\xa9"); /* e acute */
+  strcat(longp, "/name-at-the-end");
+  b = (conformance_buf){0};
+  bl_remote_read_job job = {longp, conformance_sink, &b, 0, ""};
+  BL_CHECK_INT(bl_remote_read_many(r, &job, 1), BL_ENOTFOUND);
+  BL_CHECK_INT(job.rc, BL_ENOTFOUND);
+  size_t mlen = strlen(job.errmsg);
+  BL_CHECK(mlen < sizeof job.errmsg && mlen > 200);
+  BL_CHECK(strncmp(job.errmsg, "reading '...", 12) == 0);
+  BL_CHECK(strstr(job.errmsg, "/name-at-the-end': folder '") != NULL);
+  BL_CHECK(mlen >= 3 && strcmp(job.errmsg + mlen - 3, "...") == 0);
+  BL_CHECK(gd_utf8_valid(job.errmsg));
   free(b.data);
   bl_remote_free(r);
 }
