@@ -313,6 +313,22 @@ static int fault_mkdir(bl_remote *r, const char *path) {
   return fault_after(fr, &f, BL__FAULT_MKDIR, path, bl_remote_mkdir(fr->inner, path));
 }
 
+/* The change feed and the request count are the inner remote's, passed
+ * through untouched (no trigger applies to them): a wrapped cloud remote
+ * keeps its cheap idle sync, while its reads, writes and listings fail on
+ * demand. Batches are left to the dispatchers, which run them one file at
+ * a time through the operations above, so every file meets the triggers. */
+static int fault_changes(bl_remote *r, const char *path, const char *since, bl_remote_changes *out) {
+  fault_remote *fr = (fault_remote *)r;
+  int rc = bl_remote_changes_since(fr->inner, path, since, out);
+  if (rc != BL_OK) return bl_remote_set_error(r, rc, "%s", bl_remote_errmsg(fr->inner));
+  return BL_OK;
+}
+
+static uint64_t fault_request_count(bl_remote *r) {
+  return bl_remote_request_count(((fault_remote *)r)->inner);
+}
+
 /* ------------------------------------------------- construction and control */
 
 static void fault_free(bl_remote *r) {
@@ -334,6 +350,8 @@ int bl__remote_fault_new(bl_remote **out, bl_remote *inner) {
   fr->base.remove = fault_remove;
   fr->base.mkdir = fault_mkdir;
   fr->base.free = fault_free;
+  fr->base.changes = fault_changes;
+  fr->base.request_count = fault_request_count;
   fr->inner = inner;
   *out = &fr->base;
   return BL_OK;

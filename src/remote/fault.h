@@ -18,6 +18,10 @@
  *     store). The wrapper remembers the last listing of the 16 most recently
  *     listed paths.
  *
+ * The inner remote's change feed and request count pass through untouched
+ * (no trigger applies to them); batches (read_many, write_many) reach the
+ * wrapper one file at a time, so each file meets the triggers.
+ *
  * Counting: "n" always counts matching calls made after the arming call,
  * n = 1 being the next one. Every call that reaches the wrapper counts,
  * failed or not; calls the dispatchers reject (a bad path) never reach it.

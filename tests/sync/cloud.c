@@ -16,6 +16,10 @@
  * repair everything.
  *
  * BL_CLOUD_SEED=S replays seed S; BL_CLOUD_STEPS=N steps per run (60).
+ *
+ * A second test pins the change feed's rule: a pull that could not finish
+ * a device (a download failed) keeps the old token, so the next sync visits
+ * that device again even though nothing changed since.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 
 #include "harness.h"
 #include "helpers.h"
+#include "remote/fault.h"
 #include "servers/server_proc.h"
 
 #define CL_DEV 4
@@ -146,7 +151,48 @@ static void test_sync_cloud__onedrive_random_with_faults(void) {
   cl_run("onedrive", "graph.py");
 }
 
+static void test_sync_cloud__unfinished_pull_keeps_the_feed(void) {
+  const char *args[] = {"--token", "tok", NULL};
+  server_proc s;
+  BL_REQUIRE(server_start_emulator(&s, "gdrive.py", args) == 0);
+  char *dir = th_tmpdir();
+  th_opts o = {0};
+  bl_db *a = th_open(dir, "a.db", &o), *b = th_open(dir, "b.db", &o);
+  bl_remote *ra = cl_remote("gdrive", &s), *inner = cl_remote("gdrive", &s), *rb = NULL;
+  BL_REQUIRE(a && b && ra && inner && bl__remote_fault_new(&rb, inner) == BL_OK);
+
+  /* B's first sync: nothing to pull; the feed's token is stored. */
+  BL_CHECK_INT(cl_sync(b, rb), BL_OK);
+  for (int i = 0; i < 3; i++) {
+    th_execf(a, "INSERT INTO todos (id, title) VALUES ('k%d', 'pushed %d')", i, i);
+    BL_CHECK_INT(cl_sync(a, ra), BL_OK);
+  }
+  /* B's second download fails: cs-1 applied, cs-2 and cs-3 not. */
+  bl__fault_fail(rb, BL__FAULT_READ, 2, BL_ENET);
+  BL_CHECK(cl_sync(b, rb) != BL_OK);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 1);
+  /* Nothing changed on the remote since; the next sync still finishes. */
+  bl__fault_reset(rb);
+  uint64_t before = bl_remote_request_count(rb);
+  BL_CHECK_INT(cl_sync(b, rb), BL_OK);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos"), 3);
+  /* And then the feed is quiet again. */
+  before = bl_remote_request_count(rb);
+  BL_CHECK_INT(cl_sync(b, rb), BL_OK);
+  BL_CHECK_INT(bl_remote_request_count(rb) - before, 1);
+
+  bl_remote_free(rb);
+  bl_remote_free(inner);
+  bl_remote_free(ra);
+  bl_close(a);
+  bl_close(b);
+  server_stop(&s);
+  th_rmtree(dir);
+  free(dir);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_sync_cloud__unfinished_pull_keeps_the_feed),
     BL_TEST(test_sync_cloud__gdrive_random_with_faults),
     BL_TEST(test_sync_cloud__onedrive_random_with_faults),
 };
