@@ -598,7 +598,7 @@ int bl__pull(bl_sync_ctx *ctx) {
   }
   /* Devices in a stable order (the listing's order is the backend's);
    * our own folder only for a bootstrap (cursor 0) or to finish one. */
-  qsort(ids.ids, ids.n, sizeof *ids.ids, pull_cmp_str);
+  if (ids.n) qsort(ids.ids, ids.n, sizeof *ids.ids, pull_cmp_str);
   size_t keep = 0;
   for (size_t i = 0; i < ids.n; i++) {
     if (strcmp(ids.ids[i], db->device_id) == 0 && own_cursor != 0 && restore_target <= own_cursor) {
