@@ -101,6 +101,11 @@ typedef struct bl__http_request {
                                   the error body, bounded); may be NULL */
   size_t response_len;
   char *location, *etag, *content_type; /* response headers, or NULL */
+  char range[64];              /* the Range response header ("bytes=0-8388607":
+                                  what a resumable upload's 308 says the
+                                  service kept), "" when absent or longer than
+                                  this; held in the struct, nothing to free,
+                                  emptied when each attempt starts */
   int attempts;                /* attempts made */
   char errmsg[512];            /* on failure, what went wrong */
 } bl__http_request;

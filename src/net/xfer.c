@@ -174,16 +174,40 @@ static size_t xfer_write_cb(char *data, size_t size, size_t nmemb, void *ud) {
   return size * nmemb;
 }
 
+/* Whether line (n bytes) is header `name`; then *v, *vl is its value,
+ * trimmed. */
+static int xfer_header_value(const char *line, size_t n, const char *name, const char **v,
+                             size_t *vl) {
+  size_t nl = strlen(name);
+  if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return 0;
+  const char *s = line + nl + 1;
+  size_t len = n - nl - 1;
+  while (len && (*s == ' ' || *s == '\t')) s++, len--;
+  while (len && (s[len - 1] == '\r' || s[len - 1] == '\n' || s[len - 1] == ' ')) len--;
+  *v = s;
+  *vl = len;
+  return 1;
+}
+
 /* Keeps `*slot` = value of header `name` when line is that header. */
 static void xfer_keep_header(const char *line, size_t n, const char *name, char **slot) {
-  size_t nl = strlen(name);
-  if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
-  const char *v = line + nl + 1;
-  size_t vl = n - nl - 1;
-  while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-  while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
+  const char *v;
+  size_t vl;
+  if (!xfer_header_value(line, n, name, &v, &vl)) return;
   free(*slot);
   *slot = xfer_strndup(v, vl); /* NULL when out of memory: the header is lost */
+}
+
+/* Copies the value of header `name` into buf (cap bytes) when line is that
+ * header; a value that does not fit leaves "" rather than a cut one. */
+static void xfer_keep_header_buf(const char *line, size_t n, const char *name, char *buf,
+                                 size_t cap) {
+  const char *v;
+  size_t vl;
+  if (!xfer_header_value(line, n, name, &v, &vl)) return;
+  if (vl >= cap) vl = 0;
+  memcpy(buf, v, vl);
+  buf[vl] = '\0';
 }
 
 static size_t xfer_header_cb(char *line, size_t size, size_t nitems, void *ud) {
@@ -194,12 +218,14 @@ static size_t xfer_header_cb(char *line, size_t size, size_t nitems, void *ud) {
     /* a new response (after a redirect or a 100): forget the last one's */
     free(r->location), free(r->etag), free(r->content_type);
     r->location = r->etag = r->content_type = NULL;
+    r->range[0] = '\0';
     x->retry_after_ms = -1;
     return n;
   }
   xfer_keep_header(line, n, "Location", &r->location);
   xfer_keep_header(line, n, "ETag", &r->etag);
   xfer_keep_header(line, n, "Content-Type", &r->content_type);
+  xfer_keep_header_buf(line, n, "Range", r->range, sizeof r->range);
   if (n > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
     char v[128];
     size_t vl = n - 12 < sizeof v - 1 ? n - 12 : sizeof v - 1;
@@ -364,6 +390,7 @@ int net_xfer_start(net_xfer *x) {
   x->curl_err[0] = '\0';
   free(r->location), free(r->etag), free(r->content_type);
   r->location = r->etag = r->content_type = NULL;
+  r->range[0] = '\0';
   if (!r->attempts) x->first_ms = net_now_ms();
   r->attempts++;
   x->c->requests++;

@@ -11,6 +11,8 @@
  *     once.
  *   - Larger content goes through a resumable session: one request opens
  *     it, then chunks of GDRIVE_CHUNK bytes are streamed from the source.
+ *     Each 308 says (Range) how much Drive kept, which may be less than
+ *     what was sent: the next chunk starts right after it.
  * It is apart from gdrive.c because it is protocol, not paths: what to
  * upload where is decided by the callers (bl__gd_write, write_many).
  *
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "backless.h"
 #include "net/http.h"
@@ -31,6 +34,8 @@
 
 /* Chunk of a resumable upload (a multiple of 256 KiB, as Drive wants). */
 #define GDRIVE_CHUNK ((int64_t)8 << 20)
+/* Resends one upload may need because Drive kept less than it was sent. */
+#define GDRIVE_CORRECTIONS 8
 
 /* ----------------------------------------------------------------- sources */
 
@@ -164,9 +169,32 @@ int bl__gd_upload_result(gdrive_remote *gr, const bl__http_request *req, bl__gdr
 /* ------------------------------------------------------ resumable sessions */
 
 /*
+ * What a 308 of an upload session says Drive kept: the end of its Range
+ * header ("bytes=0-<last>") plus one; 0 when there is none (Drive documents
+ * that as nothing received); -1 when the header is not of that form.
+ */
+static int64_t gd_range_kept(const char *range) {
+  static const char lead[] = "bytes=0-";
+  if (!*range) return 0;
+  if (strncmp(range, lead, sizeof lead - 1) != 0) return -1;
+  const char *p = range + sizeof lead - 1;
+  int64_t last = 0;
+  if (!*p) return -1;
+  for (; *p; p++) {
+    if (*p < '0' || *p > '9' || last > (INT64_MAX - 9) / 10) return -1;
+    last = last * 10 + (*p - '0');
+  }
+  return last + 1;
+}
+
+/*
  * A resumable upload of size bytes from src: a session opened with
  * `method` on `url` (metadata `meta`), then chunks of GDRIVE_CHUNK bytes.
- * On BL_OK *f is the file Drive made or updated.
+ * After each 308 the next chunk starts at the byte after what Drive says it
+ * kept, which may be less than what was sent (then src is seeked back, at
+ * most GDRIVE_CORRECTIONS times in one upload) or, after such a resend,
+ * more (src is seeked forward). On BL_OK *f is the file Drive made or
+ * updated.
  */
 static int gd_resumable(gdrive_remote *gr, const char *method, const char *url, const char *meta,
                         FILE *src, int64_t size, bl__gdrive_file *f) {
@@ -174,6 +202,9 @@ static int gd_resumable(gdrive_remote *gr, const char *method, const char *url, 
   char len_hdr[64], range_hdr[96];
   unsigned char *chunk = NULL;
   char *session = NULL;
+  off_t base = ftello(src); /* where byte 0 is, to go back to (-1: cannot) */
+  int corrections = 0;      /* 308s that kept less than was sent */
+  int64_t high = 0;         /* end of the bytes sent so far: the most Drive can have */
   snprintf(len_hdr, sizeof len_hdr, "X-Upload-Content-Length: %lld", (long long)size);
   const char *hdrs[] = {"Content-Type: application/json; charset=UTF-8",
                         "X-Upload-Content-Type: application/octet-stream", len_hdr, NULL};
@@ -213,11 +244,34 @@ static int gd_resumable(gdrive_remote *gr, const char *method, const char *url, 
     req = (bl__http_request){
         .method = "PUT", .url = session, .headers = chdrs, .body = chunk, .body_len = n};
     if ((rc = bl__gd_perform(gr, &req)) != BL_OK) goto done;
+    if (req.status == 308) {
+      /* Drive wants more, from the byte after what it kept: less than was
+       * sent (resend), or more, when a resend went over bytes it had. */
+      int64_t kept = gd_range_kept(req.range), sent = off + (int64_t)n;
+      if (sent > high) high = sent;
+      if (kept < 0 || kept > high) {
+        bl__gd_why(gr, "Drive's upload session answered Range '%s' to bytes %lld-%lld", req.range,
+                   (long long)off, (long long)sent - 1);
+        rc = BL_EIO;
+        goto done;
+      }
+      if (kept < sent && ++corrections > GDRIVE_CORRECTIONS) {
+        bl__gd_why(gr,
+                   "Drive's upload session kept %lld of the first %lld bytes sent, after %d "
+                   "resends",
+                   (long long)kept, (long long)sent, GDRIVE_CORRECTIONS);
+        rc = BL_EIO;
+        goto done;
+      }
+      if (kept != sent && (base < 0 || fseeko(src, base + (off_t)kept, SEEK_SET) != 0)) {
+        bl__gd_why(gr, "the source cannot seek to byte %lld to go on from there", (long long)kept);
+        rc = BL_EIO;
+        goto done;
+      }
+      off = kept;
+      continue;
+    }
     off += (int64_t)n;
-    /* 308: Drive wants more. (The layer does not pass the Range header on,
-     * so a chunk is taken to have arrived whole; Drive takes whole chunks
-     * that are multiples of 256 KiB.) */
-    if (req.status == 308) continue;
     if (off < size) {
       bl__gd_why(gr, "Drive ended the upload session after %lld of %lld bytes (HTTP %ld)",
                  (long long)off, (long long)size, req.status);

@@ -141,6 +141,52 @@ static void test_net_http__roundtrip(void) {
   ts_stop(s);
 }
 
+/* The Range header of a 308 (what a resumable upload's service says it
+ * kept) comes back in the request; an answer without one leaves "", an
+ * attempt that is retried does not keep its predecessor's, and a value too
+ * long for the field is dropped rather than cut. */
+static void test_net_http__range_header(void) {
+  char longh[256] = "Range: bytes=0-";
+  while (strlen(longh) < 150) strcat(longh, "9");
+  strcat(longh, "\r\n");
+  ts_response script[] = {
+      {308, "Range: bytes=0-262143\r\n", NULL, 0, 0},
+      {200, NULL, "{\"id\":\"1\"}", 0, 0},
+      {503, "range:   bytes=0-99  \r\n", NULL, 0, 0},
+      {308, NULL, NULL, 0, 0},
+      {308, longh, NULL, 0, 0},
+  };
+  ts_server *s = ts_start(script, 5);
+  BL_REQUIRE(s);
+  bl__http_client *c = new_client(s, NULL);
+  BL_REQUIRE(c);
+  const char *hdrs[] = {"Content-Range: bytes 0-524287/1048576", NULL};
+  bl__http_request r = {.method = "PUT", .url = "upload/s1", .headers = hdrs, .body = "x",
+                        .body_len = 1};
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_OK);
+  BL_CHECK_INT(r.status, 308);
+  BL_CHECK_STR(r.range, "bytes=0-262143");
+  /* The same struct again: the 200 has no Range. */
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_OK);
+  BL_CHECK_INT(r.status, 200);
+  BL_CHECK_STR(r.range, "");
+  /* A 503 naming a range (any case, spaces around), retried into a 308
+   * without one: the answer that counts has none. */
+  bl__http_request_clear(&r);
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_OK);
+  BL_CHECK_INT(r.attempts, 2);
+  BL_CHECK_INT(r.status, 308);
+  BL_CHECK_STR(r.range, "");
+  bl__http_request_clear(&r);
+  BL_CHECK_INT(bl__http_perform(c, &r), BL_OK);
+  BL_CHECK_INT(r.status, 308);
+  BL_CHECK_STR(r.range, "");
+  BL_CHECK_INT(ts_count(s), 5);
+  bl__http_request_clear(&r);
+  bl__http_client_free(c);
+  ts_stop(s);
+}
+
 static void test_net_http__memory_body_and_methods(void) {
   ts_response script[] = {{207, "Content-Type: application/xml\r\n", "<d:multistatus/>", 0, 0},
                           {204, NULL, NULL, 0, 0}};
@@ -548,6 +594,7 @@ static void test_net_http__token_callback_fails(void) {
 
 static const bl_test_case cases[] = {
     BL_TEST(test_net_http__roundtrip),
+    BL_TEST(test_net_http__range_header),
     BL_TEST(test_net_http__memory_body_and_methods),
     BL_TEST(test_net_http__basic_auth),
     BL_TEST(test_net_http__401_refresh),

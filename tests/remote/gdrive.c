@@ -61,7 +61,8 @@ static int gd_reset(void) {
   if (!gd_server()) return -1;
   gd_control("POST", "/_emulator/reset", NULL);
   gd_control("POST", "/_emulator/config",
-             "{\"fail_next\": [], \"latency_ms\": 0, \"retry_after\": 0, \"expire_after\": 0}");
+             "{\"fail_next\": [], \"latency_ms\": 0, \"retry_after\": 0, \"expire_after\": 0, "
+             "\"rate_limit_every\": 0, \"rate_limit_status\": 429}");
   return 0;
 }
 
@@ -132,9 +133,11 @@ static int gd_write_str(bl_remote *r, const char *path, const char *s) {
 /* Whether s is well-formed UTF-8 (no sequence cut short). */
 static int gd_utf8_valid(const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p;) {
-    int more = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-               : (*p & 0xF8) == 0xF0                 ? 3
-                                                     : -1;
+    int more = *p < 0x80             ? 0
+               : (*p & 0xE0) == 0xC0 ? 1
+               : (*p & 0xF0) == 0xE0 ? 2
+               : (*p & 0xF8) == 0xF0 ? 3
+                                     : -1;
     if (more < 0) return 0;
     p++;
     for (int i = 0; i < more; i++, p++)
@@ -288,7 +291,8 @@ static int gd_conf_peer(bl_remote **out, bl_remote *first, void *payload) {
   return *out ? BL_OK : BL_ERROR;
 }
 
-const conformance_backend conformance_target = {"gdrive", gd_conf_open, gd_conf_close, NULL, gd_conf_peer};
+const conformance_backend conformance_target = {"gdrive", gd_conf_open, gd_conf_close, NULL,
+                                                gd_conf_peer};
 
 /* -------------------------------------------------------------------- cases */
 
@@ -751,6 +755,89 @@ static void test_remote_gdrive__large_files(void) {
   bl_remote_free(r);
 }
 
+/* Reads path and compares it with data[0..len). */
+static int gd_same(bl_remote *r, const char *path, const unsigned char *data, size_t len) {
+  conformance_buf b = {0};
+  int same = conformance_read(r, path, &b) == BL_OK && b.len == len && !memcmp(b.data, data, len);
+  free(b.data);
+  return same;
+}
+
+/*
+ * A resumable upload follows the Range of each 308 rather than assuming the
+ * whole chunk arrived. The emulator cannot keep part of a chunk, but it can
+ * be made to answer one with a 308 that keeps none of it (every n-th
+ * request answered with rate_limit_status 308: nothing stored, no Range,
+ * which Drive documents as "nothing received"): on the first chunk of a new
+ * file; on the last chunk of an update (the upload goes back to byte 0,
+ * and the emulator's Range, 16 MiB, sends it forward again); and on every
+ * other request, until the bounded resends run out.
+ */
+static void test_remote_gdrive__resumable_ranges(void) {
+  BL_REQUIRE(gd_reset() == 0);
+  bl_remote *r = gd_open();
+  BL_REQUIRE(r);
+  size_t big = 12u << 20;
+  unsigned char *data = malloc(big);
+  BL_REQUIRE(data);
+  for (size_t i = 0; i < big; i++) data[i] = (unsigned char)(i * 13 + (i >> 11));
+  const char *every3 = "{\"rate_limit_every\": 3, \"rate_limit_status\": 308}";
+  const char *off = "{\"rate_limit_every\": 0, \"rate_limit_status\": 429}";
+
+  /* New: lookup (1), session (2), chunk 1 refused (3), chunk 1 again (4),
+   * chunk 2 (5). */
+  gd_control("POST", "/_emulator/reset-stats", NULL);
+  gd_control("POST", "/_emulator/config", every3);
+  uint64_t c0 = gd_count(r);
+  BL_CHECK_INT(bl_remote_write_buf(r, "big", data, big), BL_OK);
+  gd_control("POST", "/_emulator/config", off);
+  BL_CHECK_INT(gd_count(r) - c0, 5);
+  BL_CHECK_INT(gd_stat("by_endpoint.upload.session"), 3);
+  BL_CHECK(gd_same(r, "big", data, big));
+
+  /* Update of 20 MiB: session (1), chunks 1 and 2 (2, 3), chunk 3 refused
+   * (4), from byte 0: chunk 1, which the emulator has (5: its Range says
+   * 16 MiB), chunk 3 (6). */
+  size_t big20 = 20u << 20;
+  unsigned char *data20 = malloc(big20);
+  BL_REQUIRE(data20);
+  for (size_t i = 0; i < big20; i++) data20[i] = (unsigned char)(i * 7 + (i >> 13));
+  BL_CHECK_INT(bl_remote_write_buf(r, "big20", data20, big20), BL_OK);
+  data20[0] ^= 0xff;
+  data20[big20 - 1] ^= 0xff;
+  gd_control("POST", "/_emulator/reset-stats", NULL);
+  gd_control("POST", "/_emulator/config", "{\"rate_limit_every\": 4, \"rate_limit_status\": 308}");
+  c0 = gd_count(r);
+  BL_CHECK_INT(bl_remote_write_buf(r, "big20", data20, big20), BL_OK);
+  gd_control("POST", "/_emulator/config", off);
+  BL_CHECK_INT(gd_count(r) - c0, 6);
+  BL_CHECK_INT(gd_stat("by_endpoint.upload.session"), 5);
+  BL_CHECK(gd_same(r, "big20", data20, big20));
+  BL_CHECK_INT(gd_count_named(r, "", "big20"), 1);
+  free(data20);
+
+  /* Every other request refused: session (1); chunk 1 refused (2) and
+   * resent (3); then chunk 2 refused (4, 6, ...), each time after chunk 1
+   * went again (5, 7, ...: the emulator has it and says "8 MiB"). 8 resends
+   * are allowed: the 9th refusal (18) ends the write, and the file is as it
+   * was. */
+  unsigned char *other = malloc(big);
+  BL_REQUIRE(other);
+  memset(other, 'x', big);
+  gd_control("POST", "/_emulator/reset-stats", NULL);
+  gd_control("POST", "/_emulator/config", "{\"rate_limit_every\": 2, \"rate_limit_status\": 308}");
+  c0 = gd_count(r);
+  BL_CHECK_INT(bl_remote_write_buf(r, "big", other, big), BL_EIO);
+  gd_control("POST", "/_emulator/config", off);
+  BL_CHECK_INT(gd_count(r) - c0, 18);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "writing 'big'") != NULL);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "after 8 resends") != NULL);
+  BL_CHECK(gd_same(r, "big", data, big));
+  free(other);
+  free(data);
+  bl_remote_free(r);
+}
+
 /* read_many sinks: each job its own buffer. */
 static void test_remote_gdrive__read_many(void) {
   BL_REQUIRE(gd_reset() == 0);
@@ -1032,6 +1119,7 @@ static const bl_test_case cases[] = {
     BL_TEST(test_remote_gdrive__token_refresh),
     BL_TEST(test_remote_gdrive__retried_faults),
     BL_TEST(test_remote_gdrive__large_files),
+    BL_TEST(test_remote_gdrive__resumable_ranges),
     BL_TEST(test_remote_gdrive__read_many),
     BL_TEST(test_remote_gdrive__write_many),
     BL_TEST(test_remote_gdrive__changes),
