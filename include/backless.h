@@ -209,7 +209,10 @@ typedef enum bl_sync_code {
   BL_SYNC_GAP,               /* a changeset is missing; stopped before it */
   BL_SYNC_APPLY,             /* merging failed (unknown table, bad value); nothing applied */
   BL_SYNC_PUSH,              /* the push failed; it is retried next sync */
-  BL_SYNC_FORMAT             /* a file of an unknown format version */
+  BL_SYNC_FORMAT,            /* a file of an unknown format version */
+  BL_SYNC_RETRIED            /* warning: the service throttled, failed or
+                                rejected the token, and the requests were
+                                retried (nothing lost) */
 } bl_sync_code;
 
 /* Static name of a code ("compacted", ...); "unknown" for others. */
@@ -345,6 +348,17 @@ int bl_remote_url_app_folder(const char *url, char *buf, size_t size);
 
 /* HTTP requests the remote has sent so far (0 for a local folder). */
 uint64_t bl_remote_request_count(const bl_remote *remote);
+
+/* What a remote lived through so far (all zero for a local folder). */
+typedef struct bl_remote_stats {
+  uint64_t requests;        /* HTTP requests sent, every attempt counted */
+  uint64_t rate_limited;    /* answers 429 / rate-limit 403 that were retried */
+  uint64_t server_errors;   /* 5xx answers and network failures that were retried */
+  uint64_t token_refreshes; /* tokens rejected (401) and asked for again */
+} bl_remote_stats;
+
+/* Fills *out (zeroes for a backend that keeps no figures). */
+void bl_remote_get_stats(const bl_remote *remote, bl_remote_stats *out);
 
 /* Frees a remote. NULL is fine. */
 void bl_remote_free(bl_remote *remote);

@@ -37,12 +37,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../backless.h" /* bl_remote_stats; it declares no backend API */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Version 1: list, read, write, remove, mkdir, free. Version 2 adds the
- * optional read_many, write_many, changes and request_count members at the
+ * optional read_many, write_many, changes and stats members at the
  * end; a version-1 backend simply stops before them. */
 #define BL_REMOTE_VERSION 2
 
@@ -150,8 +152,10 @@ struct bl_remote {
    * may be left out. Free out with bl_remote_changes_clear. */
   int (*changes)(bl_remote *r, const char *path, const char *since, bl_remote_changes *out);
 
-  /* Requests sent to the service so far (every HTTP attempt counts). */
-  uint64_t (*request_count)(bl_remote *r);
+  /* What the backend lived through so far (bl_remote_stats, backless.h):
+   * requests sent (every HTTP attempt counts), retried rate limits and
+   * server errors, refreshed tokens. */
+  void (*stats)(bl_remote *r, bl_remote_stats *out);
 };
 
 /*
@@ -183,8 +187,9 @@ int bl_remote_mkdir(bl_remote *r, const char *path);
  * every path, then call the backend's batch operation or, without one, the
  * single operation once per job, in order. bl_remote_changes answers
  * out->all = 1 with a NULL token when the backend has no change feed.
- * (bl_remote_request_count, in backless.h, is 0 for a backend that does
- * not count: local folders make no requests.) */
+ * (bl_remote_get_stats and bl_remote_request_count, in backless.h, give
+ * zeroes for a backend that keeps no figures: local folders make no
+ * requests.) */
 int bl_remote_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n);
 int bl_remote_write_many(bl_remote *r, bl_remote_write_job *jobs, size_t n);
 int bl_remote_changes_since(bl_remote *r, const char *path, const char *since, bl_remote_changes *out);

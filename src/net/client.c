@@ -81,6 +81,15 @@ void bl__http_client_free(bl__http_client *c) {
 
 uint64_t bl__http_request_count(const bl__http_client *c) { return c ? c->requests : 0; }
 
+void bl__http_stats_get(const bl__http_client *c, bl__http_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!c) return;
+  out->requests = c->requests;
+  out->rate_limited = c->rate_limited;
+  out->server_errors = c->server_errors;
+  out->token_refreshes = c->token_refreshes;
+}
+
 void bl__http_request_clear(bl__http_request *r) {
   if (!r) return;
   free(r->response);

@@ -80,6 +80,15 @@ void bl__http_client_free(bl__http_client *c);
 /* HTTP requests sent so far (every attempt counts). */
 uint64_t bl__http_request_count(const bl__http_client *c);
 
+/* What the client lived through so far: requests sent (every attempt),
+ * and of those the answers that made it retry — rate limits (429, a
+ * rate-limit 403), server errors and network failures (5xx, timeouts,
+ * resets) — and tokens refreshed after a 401. */
+typedef struct bl__http_stats {
+  uint64_t requests, rate_limited, server_errors, token_refreshes;
+} bl__http_stats;
+void bl__http_stats_get(const bl__http_client *c, bl__http_stats *out);
+
 typedef struct bl__http_request {
   /* ---- input, borrowed for the duration of the call */
   const char *method;          /* "GET", "PUT", "PROPFIND", ...; NULL is GET */

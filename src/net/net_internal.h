@@ -24,6 +24,7 @@ struct bl__http_client {
   int have_token;
   unsigned token_gen; /* bumped each time the token is (re)fetched */
   uint64_t requests;
+  uint64_t rate_limited, server_errors, token_refreshes; /* retried, see bl__http_stats */
   CURLM *multi; /* kept across calls so connections are reused */
 };
 

@@ -454,7 +454,10 @@ int net_xfer_finish(net_xfer *x, CURLcode res) {
                     r->max_response ? r->max_response : (size_t)NET_DEFAULT_MAX_RESPONSE);
       goto done;
     }
-    if (xfer_transient(res) && xfer_schedule_retry(x)) return 0;
+    if (xfer_transient(res) && xfer_schedule_retry(x)) {
+      x->c->server_errors++;
+      return 0;
+    }
     rc = BL_ENET;
     net_set_error(x, "%s (after %d attempt%s)", x->curl_err[0] ? x->curl_err : curl_easy_strerror(res),
                   r->attempts, r->attempts == 1 ? "" : "s");
@@ -465,13 +468,20 @@ int net_xfer_finish(net_xfer *x, CURLcode res) {
   if (status == 401 && x->c->token_cb && !x->refreshed) {
     x->refreshed = 1;
     /* Another transfer may have refreshed already: then just use that. */
-    if (x->token_gen == x->c->token_gen && (rc = xfer_fetch_token(x, 1)) != BL_OK) goto done;
+    if (x->token_gen == x->c->token_gen) {
+      x->c->token_refreshes++;
+      if ((rc = xfer_fetch_token(x, 1)) != BL_OK) goto done;
+    }
     x->due_ms = net_now_ms();
     x->state = NET_WAITING;
     return 0;
   }
   int ratelimit = status == 429 || (status == 403 && net_body_says_rate_limit(x->buf, x->len));
-  if ((ratelimit || net_status_retryable(status)) && xfer_schedule_retry(x)) return 0;
+  if ((ratelimit || net_status_retryable(status)) && xfer_schedule_retry(x)) {
+    if (ratelimit) x->c->rate_limited++;
+    else x->c->server_errors++;
+    return 0;
+  }
 
   net_service_message(x->buf, x->len, r->content_type, svc, sizeof svc);
   if (ratelimit) rc = BL_ERATELIMIT;

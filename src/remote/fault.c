@@ -325,8 +325,8 @@ static int fault_changes(bl_remote *r, const char *path, const char *since, bl_r
   return BL_OK;
 }
 
-static uint64_t fault_request_count(bl_remote *r) {
-  return bl_remote_request_count(((fault_remote *)r)->inner);
+static void fault_stats(bl_remote *r, bl_remote_stats *out) {
+  bl_remote_get_stats(((fault_remote *)r)->inner, out);
 }
 
 /* ------------------------------------------------- construction and control */
@@ -351,7 +351,7 @@ int bl__remote_fault_new(bl_remote **out, bl_remote *inner) {
   fr->base.mkdir = fault_mkdir;
   fr->base.free = fault_free;
   fr->base.changes = fault_changes;
-  fr->base.request_count = fault_request_count;
+  fr->base.stats = fault_stats;
   fr->inner = inner;
   *out = &fr->base;
   return BL_OK;

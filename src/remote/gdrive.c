@@ -663,8 +663,10 @@ static int gdrive_mkdir(bl_remote *r, const char *path) {
   return rc == BL_OK ? BL_OK : bl__gd_fail(gr, rc, "creating folder", path);
 }
 
-static uint64_t gdrive_request_count(bl_remote *r) {
-  return bl__http_request_count(((gdrive_remote *)r)->http);
+static void gdrive_stats(bl_remote *r, bl_remote_stats *out) {
+  bl__http_stats h;
+  bl__http_stats_get(((gdrive_remote *)r)->http, &h);
+  *out = (bl_remote_stats){h.requests, h.rate_limited, h.server_errors, h.token_refreshes};
 }
 
 /* --------------------------------------------------------------------- open */
@@ -711,7 +713,7 @@ int bl__remote_gdrive_open(bl_remote **out, const char *url, const bl_remote_opt
   gr->base.read_many = bl__gd_read_many;
   gr->base.write_many = bl__gd_write_many;
   gr->base.changes = bl__gd_changes;
-  gr->base.request_count = gdrive_request_count;
+  gr->base.stats = gdrive_stats;
   *out = &gr->base;
   return BL_OK;
 nomem:

@@ -1363,9 +1363,15 @@ static int od_changes(bl_remote *r, const char *path, const char *since, bl_remo
 
 /* -------------------------------------------------------------------- open */
 
-static uint64_t od_request_count(bl_remote *r) {
+/* Both clients: the one with the token and the tokenless one of upload
+ * sessions. */
+static void od_stats(bl_remote *r, bl_remote_stats *out) {
   od_remote *o = (od_remote *)r;
-  return bl__http_request_count(o->http) + bl__http_request_count(o->anon);
+  bl__http_stats a, b;
+  bl__http_stats_get(o->http, &a);
+  bl__http_stats_get(o->anon, &b);
+  *out = (bl_remote_stats){a.requests + b.requests, a.rate_limited + b.rate_limited,
+                           a.server_errors + b.server_errors, a.token_refreshes + b.token_refreshes};
 }
 
 static void od_free(bl_remote *r) {
@@ -1419,7 +1425,7 @@ int bl__remote_onedrive_open(bl_remote **out, const char *url, const bl_remote_o
   o->base.read_many = od_read_many;
   o->base.write_many = od_write_many;
   o->base.changes = od_changes;
-  o->base.request_count = od_request_count;
+  o->base.stats = od_stats;
   o->max_in_flight = opts->max_in_flight > 0 ? (size_t)opts->max_in_flight : 4;
   o->simple_max = OD_SIMPLE_MAX;
   o->fragment = OD_FRAGMENT;

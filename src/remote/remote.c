@@ -345,9 +345,16 @@ int bl_remote_changes_since(bl_remote *r, const char *path, const char *since, b
   return BL_OK;
 }
 
+void bl_remote_get_stats(const bl_remote *r, bl_remote_stats *out) {
+  if (!out) return;
+  memset(out, 0, sizeof *out);
+  if (r && REMOTE_HAS(r, stats)) r->stats((bl_remote *)r, out);
+}
+
 uint64_t bl_remote_request_count(const bl_remote *r) {
-  if (!r || !REMOTE_HAS(r, request_count)) return 0;
-  return r->request_count((bl_remote *)r);
+  bl_remote_stats s;
+  bl_remote_get_stats(r, &s);
+  return s.requests;
 }
 
 int bl_remote_write_buf(bl_remote *r, const char *path, const void *data, size_t len) {

@@ -108,8 +108,10 @@ static void webdav_copy_msg(char *dst, size_t cap, const char *src) {
   dst[n] = '\0';
 }
 
-static uint64_t webdav_request_count(bl_remote *r) {
-  return bl__http_request_count(((webdav_remote *)r)->http);
+static void webdav_stats(bl_remote *r, bl_remote_stats *out) {
+  bl__http_stats h;
+  bl__http_stats_get(((webdav_remote *)r)->http, &h);
+  *out = (bl_remote_stats){h.requests, h.rate_limited, h.server_errors, h.token_refreshes};
 }
 
 /* ------------------------------------------------------------------- list */
@@ -813,7 +815,7 @@ int bl__remote_webdav_open(bl_remote **out, const char *url, const bl_remote_opt
   wr->base.read_many = webdav_read_many;
   wr->base.write_many = webdav_write_many;
   wr->base.changes = NULL; /* no change feed: the engine lists */
-  wr->base.request_count = webdav_request_count;
+  wr->base.stats = webdav_stats;
   wr->max_in_flight = opts->max_in_flight > 0 ? (size_t)opts->max_in_flight : 4;
   wr->origin = p.origin;
   wr->root = p.root;

@@ -150,6 +150,33 @@ static int sync_settings(bl_sync_ctx *ctx) {
 
 enum { SYNC_PULL = 1, SYNC_PUSH = 2 };
 
+/* What the service put this sync through, as one `retried` warning: the
+ * result then says why a sync was slow, or that a token expired, even
+ * when every request succeeded in the end. */
+static void sync_note_retries(bl_sync_ctx *ctx, const bl_remote_stats *b, const bl_remote_stats *a) {
+  uint64_t limited = a->rate_limited - b->rate_limited, failed = a->server_errors - b->server_errors,
+           refreshed = a->token_refreshes - b->token_refreshes;
+  if (!limited && !failed && !refreshed) return;
+  char msg[512];
+  size_t n = 0;
+  const char *sep = "";
+  if (limited) {
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%llu answer%s rate-limited (HTTP 429)", sep,
+                          (unsigned long long)limited, limited == 1 ? " was" : "s were");
+    sep = ", ";
+  }
+  if (failed && n < sizeof msg) {
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%llu failed (HTTP 5xx or network)", sep,
+                          (unsigned long long)failed);
+    sep = ", ";
+  }
+  if (refreshed && n < sizeof msg)
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "%sthe access token was rejected and renewed %llu time%s", sep,
+                          (unsigned long long)refreshed, refreshed == 1 ? "" : "s");
+  bl__result_warn(ctx->res, NULL, BL_SYNC_RETRIED, "%s; the requests were retried (%llu requests in all)", msg,
+                  (unsigned long long)(a->requests - b->requests));
+}
+
 static int sync_run(bl_db *db, bl_remote *remote, bl_sync_result *result, int what) {
   bl_sync_result scratch = BL_SYNC_RESULT_INIT;
   bl_sync_result *res = result ? result : &scratch;
@@ -165,10 +192,14 @@ static int sync_run(bl_db *db, bl_remote *remote, bl_sync_result *result, int wh
     bl_sync_result_free(&scratch);
     return rc;
   }
+  bl_remote_stats before, after;
+  bl_remote_get_stats(remote, &before);
   if (sync_settings(&ctx) == BL_OK) {
     if (what & SYNC_PULL) bl__pull(&ctx);
     if ((what & SYNC_PUSH) && !ctx.abort_all) bl__push(&ctx);
   }
+  bl_remote_get_stats(remote, &after);
+  sync_note_retries(&ctx, &before, &after);
   bl__lock_release(&lock);
 
   rc = ctx.first_error;

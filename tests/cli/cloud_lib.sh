@@ -162,6 +162,8 @@ step_token_expiry() {
   ok init --db e.db --schema schema
   ok sync --db e.db --remote "$REMOTE" --json
   json 'd["errors"] == [] and d["files_pulled"] >= 3'
+  # The result says what happened.
+  json 'any(w["code"] == "retried" and "token was rejected and renewed" in w["message"] for w in d["warnings"])'
   local after
   after=$(cat "$work/token.count")
   ((after - before >= 3)) || fail "the token command ran $((after - before)) times; expected refreshes"
@@ -178,6 +180,7 @@ step_throttled() {
   emu POST /_emulator/config '{"fail_next": [429, 503, 503, 429, 500, 503]}'
   ok sync --db c.db --remote "$REMOTE" --json
   json 'd["errors"] == [] and d["pushed"] > 0 and d["files_pushed"] == 1'
+  json '[w["code"] for w in d["warnings"]] == ["retried"] and "rate-limited (HTTP 429)" in d["warnings"][0]["message"] and "failed (HTTP 5xx" in d["warnings"][0]["message"]'
   [[ $(emu_stat 's["faults"]["scripted"]') -ge 6 ]] || fail "the scripted faults were not all served"
   converge a.db b.db c.db
   ok exec --db a.db --json "SELECT count(*) AS n FROM t WHERE id = 'r1'"

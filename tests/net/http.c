@@ -260,6 +260,9 @@ static void test_net_http__401_refresh(void) {
   BL_CHECK_STR(r.response, "fine");
   BL_CHECK_INT(tok.refreshes, 1);
   BL_CHECK_INT(bl__http_request_count(c), 2);
+  bl__http_stats st;
+  bl__http_stats_get(c, &st);
+  BL_CHECK(st.requests == 2 && st.token_refreshes == 1 && st.rate_limited == 0 && st.server_errors == 0);
   const ts_request *q = ts_request_at(s, 1);
   BL_REQUIRE(q);
   BL_CHECK(strstr(q->headers, "Bearer " TOKEN_SECRET "-2\r\n") != NULL);
@@ -304,6 +307,9 @@ static void test_net_http__retry_after(void) {
   BL_CHECK(took >= 950);
   BL_CHECK(took < 5000);
   BL_CHECK_INT(r.attempts, 2);
+  bl__http_stats st;
+  bl__http_stats_get(c, &st);
+  BL_CHECK(st.requests == 2 && st.rate_limited == 1 && st.server_errors == 0 && st.token_refreshes == 0);
   bl__http_request_clear(&r);
   bl__http_client_free(c);
   ts_stop(s);
@@ -324,6 +330,9 @@ static void test_net_http__503_then_ok(void) {
   BL_CHECK_INT(bl__http_request_count(c), 3);
   BL_CHECK_INT(ts_count(s), 3);
   BL_CHECK_INT(tok.refreshes, 0);
+  bl__http_stats st;
+  bl__http_stats_get(c, &st);
+  BL_CHECK(st.requests == 3 && st.server_errors == 2 && st.rate_limited == 0 && st.token_refreshes == 0);
   bl__http_request_clear(&r);
   bl__http_client_free(c);
   ts_stop(s);
