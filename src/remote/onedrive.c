@@ -62,6 +62,7 @@
 #include "remote/onedrive_internal.h"
 #include "remote/remote_internal.h"
 #include "util/errmsg.h"
+#include "util/strbuf.h"
 
 #define OD_DEFAULT_API "https://graph.microsoft.com/v1.0"
 #define OD_APPROOT "/me/drive/special/approot"
@@ -109,97 +110,45 @@ static void od_free(bl_remote *r);
 
 /* ------------------------------------------------------ state and strings */
 
-/* A growing string; `oom` remembers a failed allocation. */
-typedef struct od_str {
-  char *p;
-  size_t len, cap;
-  int oom;
-} od_str;
-
-static void od_add(od_str *s, const char *t, size_t n) {
-  if (s->oom) return;
-  if (s->len + n + 1 > s->cap) {
-    size_t cap = s->cap ? s->cap : 128;
-    while (cap < s->len + n + 1) cap *= 2;
-    char *p = realloc(s->p, cap);
-    if (!p) {
-      s->oom = 1;
-      return;
-    }
-    s->p = p;
-    s->cap = cap;
-  }
-  memcpy(s->p + s->len, t, n);
-  s->len += n;
-  s->p[s->len] = '\0';
-}
-
-static void od_adds(od_str *s, const char *t) { od_add(s, t, strlen(t)); }
-
-/* Appends t percent-encoded: RFC 3986's unreserved characters and those of
- * `keep` stay as they are. */
-static void od_add_enc(od_str *s, const char *t, const char *keep) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (; *t; t++) {
-    unsigned char c = (unsigned char)*t;
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~' || (c && strchr(keep, c))) {
-      od_add(s, t, 1);
-    } else {
-      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-      od_add(s, e, 3);
-    }
-  }
-}
-
-/* The string built, or NULL when memory ran out. */
-static char *od_take(od_str *s) {
-  if (s->oom) {
-    free(s->p);
-    return NULL;
-  }
-  return s->p ? s->p : strdup("");
-}
-
 /* "<approot>[:/<path>:][/<action>][?<query>]" (NULL when out of memory). */
 static char *od_url(const char *path, const char *action, const char *query) {
-  od_str s = {0};
-  od_adds(&s, OD_APPROOT);
+  bl__strbuf s = {0};
+  bl__strbuf_add(&s, OD_APPROOT);
   if (*path) {
-    od_adds(&s, ":/");
-    od_add_enc(&s, path, "/");
-    od_adds(&s, ":");
+    bl__strbuf_add(&s, ":/");
+    bl__strbuf_add_pct(&s, path, "/");
+    bl__strbuf_add(&s, ":");
   }
-  if (action) od_adds(&s, "/"), od_adds(&s, action);
-  if (query) od_adds(&s, "?"), od_adds(&s, query);
-  return od_take(&s);
+  if (action) bl__strbuf_add(&s, "/"), bl__strbuf_add(&s, action);
+  if (query) bl__strbuf_add(&s, "?"), bl__strbuf_add(&s, query);
+  return bl__strbuf_take(&s);
 }
 
 /* "/me/drive/items/<id>[/<action>][?<query>]". Graph's ids use '!'. */
 static char *od_id_url(const char *id, const char *action, const char *query) {
-  od_str s = {0};
-  od_adds(&s, OD_ITEMS);
-  od_add_enc(&s, id, "!");
-  if (action) od_adds(&s, "/"), od_adds(&s, action);
-  if (query) od_adds(&s, "?"), od_adds(&s, query);
-  return od_take(&s);
+  bl__strbuf s = {0};
+  bl__strbuf_add(&s, OD_ITEMS);
+  bl__strbuf_add_pct(&s, id, "!");
+  if (action) bl__strbuf_add(&s, "/"), bl__strbuf_add(&s, action);
+  if (query) bl__strbuf_add(&s, "?"), bl__strbuf_add(&s, query);
+  return bl__strbuf_take(&s);
 }
 
 /* `action` on file `name` of the folder with id parent_id (NULL: the app
  * folder itself, addressed by path). */
 static char *od_child_url(const char *parent_id, const char *name, const char *action) {
-  od_str s = {0};
+  bl__strbuf s = {0};
   if (parent_id) {
-    od_adds(&s, OD_ITEMS);
-    od_add_enc(&s, parent_id, "!");
+    bl__strbuf_add(&s, OD_ITEMS);
+    bl__strbuf_add_pct(&s, parent_id, "!");
   } else {
-    od_adds(&s, OD_APPROOT);
+    bl__strbuf_add(&s, OD_APPROOT);
   }
-  od_adds(&s, ":/");
-  od_add_enc(&s, name, "");
-  od_adds(&s, ":/");
-  od_adds(&s, action);
-  return od_take(&s);
+  bl__strbuf_add(&s, ":/");
+  bl__strbuf_add_pct(&s, name, "");
+  bl__strbuf_add(&s, ":/");
+  bl__strbuf_add(&s, action);
+  return bl__strbuf_take(&s);
 }
 
 /* Whether an absolute URL the service gave (or a token holds) is on the
@@ -335,13 +284,13 @@ static int od_node_path(od_remote *o, const char *id, char **out, const char **u
     names[k++] = n->name;
     cur = n->parent_id;
   }
-  od_str s = {0};
-  od_adds(&s, "");
+  bl__strbuf s = {0};
+  bl__strbuf_add(&s, "");
   for (size_t i = k; i-- > 0;) {
-    od_adds(&s, names[i]);
-    if (i) od_adds(&s, "/");
+    bl__strbuf_add(&s, names[i]);
+    if (i) bl__strbuf_add(&s, "/");
   }
-  return (*out = od_take(&s)) ? OD_IN : BL_ENOMEM;
+  return (*out = bl__strbuf_take(&s)) ? OD_IN : BL_ENOMEM;
 }
 
 /* ------------------------------------------------------------------ errors */
@@ -1181,12 +1130,12 @@ done:
 
 /* "od1:<app folder id, percent-encoded>:<deltaLink>" (NULL: no memory). */
 static char *od_token_make(const od_remote *o, const char *delta_link) {
-  od_str s = {0};
-  od_adds(&s, OD_TOKEN_PREFIX);
-  od_add_enc(&s, o->approot_id, "!");
-  od_adds(&s, ":");
-  od_adds(&s, delta_link);
-  return od_take(&s);
+  bl__strbuf s = {0};
+  bl__strbuf_add(&s, OD_TOKEN_PREFIX);
+  bl__strbuf_add_pct(&s, o->approot_id, "!");
+  bl__strbuf_add(&s, ":");
+  bl__strbuf_add(&s, delta_link);
+  return bl__strbuf_take(&s);
 }
 
 /* Reads a token of ours: the app folder's id (malloc'ed) and the delta

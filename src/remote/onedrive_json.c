@@ -21,6 +21,7 @@
 
 #include "backless.h"
 #include "remote/onedrive_internal.h"
+#include "util/rfc3339.h"
 
 /* Graph's objects nest a few levels (item → parentReference → ...); this
  * leaves ample room and bounds yajl_tree_free's recursion. */
@@ -92,59 +93,12 @@ static int od_string(yajl_val obj, const char *key, char **out) {
 
 /* ------------------------------------------------------------------- times */
 
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar
- * (Howard Hinnant's days_from_civil), so no timegm is needed. */
-static int64_t od_days_from_civil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/* n decimal digits at s into *v; 0 when one is not a digit. */
-static int od_digits(const char *s, int n, int *v) {
-  *v = 0;
-  for (int i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return 0;
-    *v = *v * 10 + (s[i] - '0');
-  }
-  return 1;
-}
-
 int bl__onedrive_parse_time(const char *s, int64_t *out) {
-  int y, mo, d, h, mi, sec, oh = 0, om = 0;
-  *out = 0;
-  if (!s || strlen(s) < 19) return BL_ECORRUPT;
-  if (!od_digits(s, 4, &y) || s[4] != '-' || !od_digits(s + 5, 2, &mo) || s[7] != '-' ||
-      !od_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !od_digits(s + 11, 2, &h) || s[13] != ':' || !od_digits(s + 14, 2, &mi) || s[16] != ':' ||
-      !od_digits(s + 17, 2, &sec))
-    return BL_ECORRUPT;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return BL_ECORRUPT;
-  const char *p = s + 19;
-  if (*p == '.') {
-    p++;
-    if (*p < '0' || *p > '9') return BL_ECORRUPT;
-    while (*p >= '0' && *p <= '9') p++; /* fractions of a second are dropped */
-  }
-  int sign = 0;
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    sign = *p == '+' ? 1 : -1;
-    if (!od_digits(p + 1, 2, &oh) || p[3] != ':' || !od_digits(p + 4, 2, &om) || oh > 23 ||
-        om > 59)
-      return BL_ECORRUPT;
-    p += 6;
-  } else {
-    return BL_ECORRUPT; /* a time without a zone is no instant */
-  }
-  if (*p) return BL_ECORRUPT;
-  int64_t t = od_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec;
-  *out = t - sign * ((int64_t)oh * 3600 + (int64_t)om * 60);
-  return BL_OK;
+  int64_t ms = 0;
+  int rc = bl__rfc3339_parse(s, &ms);
+  /* Whole seconds; floor, so an instant before 1970 keeps its second. */
+  *out = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  return rc;
 }
 
 /* ------------------------------------------------------- items and pages */

@@ -14,6 +14,7 @@
 #include "backless/remote.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,138 +182,99 @@ int bl_remote_mkdir(bl_remote *r, const char *path) {
 /* The member exists only in a version-2 (or later) backend. */
 #define REMOTE_HAS(r, member) ((r)->version >= 2 && (r)->member)
 
-/* Checks every job's path before anything runs, so a bad batch moves no
- * byte. Returns BL_OK or BL_EMISUSE naming the first bad job. */
-static int remote_check_jobs(bl_remote *r, const char *op, size_t n, const char *(*path_of)(const void *, size_t),
-                             const void *jobs, int (*arg_ok)(const void *, size_t)) {
+/*
+ * read_many and write_many differ only in their job type and operations;
+ * one driver runs both, reaching a job's path, rc and errmsg through the
+ * offsets of its struct.
+ */
+typedef struct remote_batch {
+  const char *op;
+  size_t stride, path_off, rc_off, msg_off, msg_cap;
+  int (*arg_ok)(const void *job);
+  int (*one)(bl_remote *r, void *job);            /* the single operation */
+  int (*many)(bl_remote *r, void *jobs, size_t n); /* the backend's batch, or NULL */
+} remote_batch;
+
+#define BATCH_JOB(b, jobs, i) ((char *)(jobs) + (i) * (b)->stride)
+#define BATCH_PATH(b, job) (*(const char **)((char *)(job) + (b)->path_off))
+#define BATCH_RC(b, job) ((int *)((char *)(job) + (b)->rc_off))
+#define BATCH_MSG(b, job) ((char *)(job) + (b)->msg_off)
+
+static int remote_batch_run(bl_remote *r, const remote_batch *b, void *jobs, size_t n) {
+  int rc = remote_begin(r, b->op, "", 1);
+  if (rc) return rc;
+  if (!jobs && n) return bl_remote_set_error(r, BL_EMISUSE, "remote %s: jobs is NULL", b->op);
+  /* Every path checked before anything runs: a bad batch moves no byte. */
   for (size_t i = 0; i < n; i++) {
-    int rc = remote_check_path(r, op, path_of(jobs, i), 0);
-    if (rc) return rc;
-    if (!arg_ok(jobs, i))
-      return bl_remote_set_error(r, BL_EMISUSE, "remote %s '%s': job %zu has a NULL or negative argument", op,
-                                 path_of(jobs, i), i);
+    void *job = BATCH_JOB(b, jobs, i);
+    if ((rc = remote_check_path(r, b->op, BATCH_PATH(b, job), 0))) return rc;
+    if (!b->arg_ok(job))
+      return bl_remote_set_error(r, BL_EMISUSE, "remote %s '%s': job %zu has a NULL or negative argument", b->op,
+                                 BATCH_PATH(b, job), i);
+    *BATCH_RC(b, job) = BL_OK;
+    BATCH_MSG(b, job)[0] = '\0';
+  }
+  if (n == 0) return BL_OK;
+  if (b->many) {
+    b->many(r, jobs, n);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      void *job = BATCH_JOB(b, jobs, i);
+      free(r->errmsg);
+      r->errmsg = NULL;
+      int one = remote_end(r, b->op, BATCH_PATH(b, job), b->one(r, job));
+      *BATCH_RC(b, job) = one;
+      if (one != BL_OK)
+        snprintf(BATCH_MSG(b, job), b->msg_cap, "%s", r->errmsg && *r->errmsg ? r->errmsg : bl_strerror(one));
+    }
+  }
+  /* The result: the first failed job's code and message. */
+  free(r->errmsg);
+  r->errmsg = NULL;
+  for (size_t i = 0; i < n; i++) {
+    void *job = BATCH_JOB(b, jobs, i);
+    int jrc = *BATCH_RC(b, job);
+    if (jrc != BL_OK)
+      return bl_remote_set_error(r, jrc, "%s", BATCH_MSG(b, job)[0] ? BATCH_MSG(b, job) : bl_strerror(jrc));
   }
   return BL_OK;
 }
 
-static const char *remote_read_job_path(const void *jobs, size_t i) {
-  return ((const bl_remote_read_job *)jobs)[i].path;
+static int remote_read_ok(const void *job) {
+  return ((const bl_remote_read_job *)job)->sink != NULL;
 }
-static int remote_read_job_ok(const void *jobs, size_t i) {
-  return ((const bl_remote_read_job *)jobs)[i].sink != NULL;
+static int remote_read_one(bl_remote *r, void *job) {
+  bl_remote_read_job *j = job;
+  return r->read ? r->read(r, j->path, j->sink, j->payload) : remote_unimplemented(r, "read");
 }
-static const char *remote_write_job_path(const void *jobs, size_t i) {
-  return ((const bl_remote_write_job *)jobs)[i].path;
-}
-static int remote_write_job_ok(const void *jobs, size_t i) {
-  const bl_remote_write_job *j = &((const bl_remote_write_job *)jobs)[i];
-  return j->src != NULL && j->size >= 0;
-}
-
-/* A job's outcome, with the remote's message (or the code's text) copied
- * into the job. */
-static void remote_job_done(bl_remote *r, int rc, int *job_rc, char *job_msg, size_t cap) {
-  *job_rc = rc;
-  job_msg[0] = '\0';
-  if (rc != BL_OK) snprintf(job_msg, cap, "%s", r->errmsg && *r->errmsg ? r->errmsg : bl_strerror(rc));
-}
-
-/* After a batch: the first failed job (by index) gives the result and the
- * remote's message. */
-static int remote_batch_result(bl_remote *r, const char *op, int rc, const int *rcs, const char *const *msgs,
-                               size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (rcs[i] != BL_OK) {
-      if (!r->errmsg || !*r->errmsg) bl_remote_set_error(r, rcs[i], "%s", msgs[i]);
-      return rcs[i];
-    }
-  if (rc != BL_OK && (!r->errmsg || !*r->errmsg))
-    bl_remote_set_error(r, rc, "remote %s: %s", op, bl_strerror(rc));
-  return rc;
+static int remote_read_many_of(bl_remote *r, void *jobs, size_t n) {
+  return r->read_many(r, jobs, n);
 }
 
 int bl_remote_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n) {
-  int rc = remote_begin(r, "read", "", 1);
-  if (rc) return rc;
-  if (!jobs && n) return bl_remote_set_error(r, BL_EMISUSE, "remote read: jobs is NULL");
-  rc = remote_check_jobs(r, "read", n, remote_read_job_path, jobs, remote_read_job_ok);
-  if (rc) return rc;
-  for (size_t i = 0; i < n; i++) {
-    jobs[i].rc = BL_OK;
-    jobs[i].errmsg[0] = '\0';
-  }
-  if (n == 0) return BL_OK;
-  if (REMOTE_HAS(r, read_many)) {
-    rc = r->read_many(r, jobs, n);
-  } else {
-    if (!r->read) return remote_unimplemented(r, "read");
-    for (size_t i = 0; i < n; i++) {
-      free(r->errmsg);
-      r->errmsg = NULL;
-      int one = remote_end(r, "read", jobs[i].path, r->read(r, jobs[i].path, jobs[i].sink, jobs[i].payload));
-      remote_job_done(r, one, &jobs[i].rc, jobs[i].errmsg, sizeof jobs[i].errmsg);
-    }
-    rc = BL_OK;
-  }
-  int *rcs = malloc(n * sizeof *rcs);
-  const char **msgs = malloc(n * sizeof *msgs);
-  if (!rcs || !msgs) {
-    free(rcs);
-    free(msgs);
-    return bl_remote_set_error(r, BL_ENOMEM, "out of memory");
-  }
-  for (size_t i = 0; i < n; i++) {
-    rcs[i] = jobs[i].rc;
-    msgs[i] = jobs[i].errmsg;
-  }
-  free(r->errmsg);
-  r->errmsg = NULL;
-  rc = remote_batch_result(r, "read", rc, rcs, msgs, n);
-  free(rcs);
-  free(msgs);
-  return rc;
+  remote_batch b = {"read", sizeof *jobs, offsetof(bl_remote_read_job, path), offsetof(bl_remote_read_job, rc),
+                    offsetof(bl_remote_read_job, errmsg), sizeof jobs->errmsg, remote_read_ok, remote_read_one,
+                    r && REMOTE_HAS(r, read_many) ? remote_read_many_of : NULL};
+  return remote_batch_run(r, &b, jobs, n);
+}
+
+static int remote_write_ok(const void *job) {
+  const bl_remote_write_job *j = job;
+  return j->src != NULL && j->size >= 0;
+}
+static int remote_write_one(bl_remote *r, void *job) {
+  bl_remote_write_job *j = job;
+  return r->write ? r->write(r, j->path, j->src, j->size) : remote_unimplemented(r, "write");
+}
+static int remote_write_many_of(bl_remote *r, void *jobs, size_t n) {
+  return r->write_many(r, jobs, n);
 }
 
 int bl_remote_write_many(bl_remote *r, bl_remote_write_job *jobs, size_t n) {
-  int rc = remote_begin(r, "write", "", 1);
-  if (rc) return rc;
-  if (!jobs && n) return bl_remote_set_error(r, BL_EMISUSE, "remote write: jobs is NULL");
-  rc = remote_check_jobs(r, "write", n, remote_write_job_path, jobs, remote_write_job_ok);
-  if (rc) return rc;
-  for (size_t i = 0; i < n; i++) {
-    jobs[i].rc = BL_OK;
-    jobs[i].errmsg[0] = '\0';
-  }
-  if (n == 0) return BL_OK;
-  if (REMOTE_HAS(r, write_many)) {
-    rc = r->write_many(r, jobs, n);
-  } else {
-    if (!r->write) return remote_unimplemented(r, "write");
-    for (size_t i = 0; i < n; i++) {
-      free(r->errmsg);
-      r->errmsg = NULL;
-      int one = remote_end(r, "write", jobs[i].path, r->write(r, jobs[i].path, jobs[i].src, jobs[i].size));
-      remote_job_done(r, one, &jobs[i].rc, jobs[i].errmsg, sizeof jobs[i].errmsg);
-    }
-    rc = BL_OK;
-  }
-  int *rcs = malloc(n * sizeof *rcs);
-  const char **msgs = malloc(n * sizeof *msgs);
-  if (!rcs || !msgs) {
-    free(rcs);
-    free(msgs);
-    return bl_remote_set_error(r, BL_ENOMEM, "out of memory");
-  }
-  for (size_t i = 0; i < n; i++) {
-    rcs[i] = jobs[i].rc;
-    msgs[i] = jobs[i].errmsg;
-  }
-  free(r->errmsg);
-  r->errmsg = NULL;
-  rc = remote_batch_result(r, "write", rc, rcs, msgs, n);
-  free(rcs);
-  free(msgs);
-  return rc;
+  remote_batch b = {"write", sizeof *jobs, offsetof(bl_remote_write_job, path), offsetof(bl_remote_write_job, rc),
+                    offsetof(bl_remote_write_job, errmsg), sizeof jobs->errmsg, remote_write_ok, remote_write_one,
+                    r && REMOTE_HAS(r, write_many) ? remote_write_many_of : NULL};
+  return remote_batch_run(r, &b, jobs, n);
 }
 
 void bl_remote_changes_clear(bl_remote_changes *c) {

@@ -616,5 +616,15 @@ void test_remote_conformance__batches(void) {
   for (int i = 0; i <= N; i++) free(bufs[i].data);
   /* An empty batch does nothing and succeeds. */
   BL_CHECK_INT(bl_remote_read_many(r, rj, 0), BL_OK);
+  /* A bad path anywhere in a batch: BL_EMISUSE before anything moves. */
+  FILE *one = tmpfile();
+  BL_REQUIRE(one);
+  fputs("x", one);
+  rewind(one);
+  bl_remote_write_job bad[2] = {{"b/new", one, 1, 0, ""}, {"b/../escape", one, 1, 0, ""}};
+  BL_CHECK_INT(bl_remote_write_many(r, bad, 2), BL_EMISUSE);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "..") != NULL);
+  fclose(one);
+  conf_expect_count(r, "b", N);
   conf_close(r);
 }
