@@ -43,6 +43,8 @@ typedef struct net_xfer {
   int64_t first_ms, due_ms;
   unsigned token_gen; /* generation of the token this attempt used */
   int refreshed;      /* the one 401 refresh has been spent */
+  int stale_retries;  /* 401s answered to a token another transfer has
+                         since replaced: retried with the new one */
   int sink_started, sink_rc, too_big;
   long retry_after_ms; /* -1: none */
   int64_t file_start;

@@ -465,10 +465,16 @@ int net_xfer_finish(net_xfer *x, CURLcode res) {
   }
   if (status >= 200 && status < 400) goto done;
 
-  if (status == 401 && x->c->token_cb && !x->refreshed) {
-    x->refreshed = 1;
-    /* Another transfer may have refreshed already: then just use that. */
-    if (x->token_gen == x->c->token_gen) {
+  /* 401: this request's one refresh — unless the token it sent has been
+   * replaced meanwhile by another transfer's refresh (a batch in flight
+   * when the token expired), which is retried with the new token without
+   * spending it (a few times at most). */
+  if (status == 401 && x->c->token_cb &&
+      ((x->token_gen != x->c->token_gen && x->stale_retries < 3) || !x->refreshed)) {
+    if (x->token_gen != x->c->token_gen) {
+      x->stale_retries++;
+    } else {
+      x->refreshed = 1;
       x->c->token_refreshes++;
       if ((rc = xfer_fetch_token(x, 1)) != BL_OK) goto done;
     }
