@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -520,7 +521,16 @@ static int webdav_mkcol(webdav_remote *wr, const char *path, size_t len) {
   }
   q.method = "MKCOL";
   q.url = url;
-  if (bl__http_perform(wr->http, &q) == BL_OK || q.status == 405) goto done;
+  /* 423 Locked: another client is creating this collection right now
+   * (rclone locks it meanwhile; two devices syncing for the first time
+   * do this). Wait a moment and ask again: the answer is then 405. */
+  for (int tries = 0;; tries++) {
+    if (bl__http_perform(wr->http, &q) == BL_OK || q.status == 405) goto done;
+    if (q.status != 423 || tries == 8) break;
+    bl__http_request_clear(&q);
+    struct timespec ts = {0, 20000000L * (tries + 1)};
+    nanosleep(&ts, NULL);
+  }
   if (q.status == 409) {
     rc = 1;
     goto done;

@@ -20,6 +20,12 @@
  * A second test pins the change feed's rule: a pull that could not finish
  * a device (a download failed) keeps the old token, so the next sync visits
  * that device again even though nothing changed since.
+ *
+ * A third puts a second copy of one changeset into a device's folder on
+ * Drive (which allows two files of one name), as another client could:
+ * the same bytes are harmless; different bytes are a "corrupt" error for
+ * that device alone, which is not applied past the copies until they are
+ * resolved, while the other devices still sync.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,7 @@
 
 #include "harness.h"
 #include "helpers.h"
+#include "net/http.h"
 #include "remote/fault.h"
 #include "servers/server_proc.h"
 
@@ -110,7 +117,7 @@ static void cl_run(const char *scheme, const char *script) {
     }
   }
   /* Faults off: everyone syncs until nothing moves. */
-  server_control(&s, "POST", "/_emulator/config", "{\"fail_rate\": 0, \"rate_limit_every\": 0}");
+  free(server_control(&s, "POST", "/_emulator/config", "{\"fail_rate\": 0, \"rate_limit_every\": 0}"));
   for (int round = 0; round < 3; round++)
     for (int i = 0; i < CL_DEV; i++) BL_CHECK_INT(cl_sync(db[i], r[i]), BL_OK);
   printf("  %s: %d syncs failed under faults and were repaired\n", scheme, failures);
@@ -191,8 +198,237 @@ static void test_sync_cloud__unfinished_pull_keeps_the_feed(void) {
   free(dir);
 }
 
+/* ------------------------------------------- another client of the drive */
+
+/* One request to the Drive emulator as another client would send it, over
+ * the library's HTTP layer (token "tok"). Returns the answer's body
+ * (malloc'ed, NUL-terminated, its length in *len when len is not NULL), or
+ * NULL when the request failed. */
+static char *cl_drive(const server_proc *s, const char *method, const char *url, const char *ctype,
+                      const void *body, size_t body_len, size_t *len) {
+  bl__http_opts h = BL__HTTP_OPTS_INIT;
+  h.base_url = s->base_url;
+  h.token = cl_token;
+  bl__http_client *c = NULL;
+  if (bl__http_client_new(&c, &h) != BL_OK) return NULL;
+  char type[128];
+  snprintf(type, sizeof type, "Content-Type: %s", ctype ? ctype : "application/json");
+  const char *headers[] = {type, NULL};
+  bl__http_request req = {.method = method, .url = url, .headers = headers, .body = body, .body_len = body_len};
+  char *out = NULL;
+  if (bl__http_perform(c, &req) == BL_OK) {
+    out = malloc(req.response_len + 1);
+    if (out) {
+      if (req.response_len) memcpy(out, req.response, req.response_len);
+      out[req.response_len] = '\0';
+      if (len) *len = req.response_len;
+    }
+  } else {
+    fprintf(stderr, "  %s %s: %s\n", method, url, req.errmsg);
+  }
+  bl__http_request_clear(&req);
+  bl__http_client_free(c);
+  return out;
+}
+
+/* The ids of the files (not in the trash) named `name`, in folder `parent`
+ * when it is not NULL, into ids[0..max) (each malloc'ed). Returns how many
+ * there are, or -1. */
+static int cl_drive_find(const server_proc *s, const char *parent, const char *name, char **ids, int max) {
+  char q[512], url[1024];
+  if (parent)
+    snprintf(q, sizeof q, "name = '%s' and '%s' in parents and trashed = false", name, parent);
+  else
+    snprintf(q, sizeof q, "name = '%s' and trashed = false", name);
+  size_t o = (size_t)snprintf(url, sizeof url, "/drive/v3/files?pageSize=100&fields=files(id)&q=");
+  for (const unsigned char *c = (const unsigned char *)q; *c && o + 4 < sizeof url; c++) {
+    int plain = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || strchr("-._~", *c);
+    o += (size_t)snprintf(url + o, sizeof url - o, plain ? "%c" : "%%%02X", *c);
+  }
+  char *body = cl_drive(s, "GET", url, NULL, NULL, 0, NULL);
+  if (!body) return -1;
+  int n = 0;
+  for (const char *p = body; (p = strstr(p, "\"id\"")) != NULL;) {
+    p = strchr(p + 4, '"');
+    const char *end = p ? strchr(p + 1, '"') : NULL;
+    if (!end) break;
+    if (n < max && (ids[n] = malloc((size_t)(end - p)))) {
+      memcpy(ids[n], p + 1, (size_t)(end - p - 1));
+      ids[n][end - p - 1] = '\0';
+    }
+    n++;
+    p = end + 1;
+  }
+  free(body);
+  return n;
+}
+
+/* Creates file `name` holding data[0..len) in folder `parent` with a
+ * multipart upload, next to any file of that name. Returns the new file's
+ * id (malloc'ed) or NULL. */
+static char *cl_drive_create(const server_proc *s, const char *parent, const char *name, const char *data,
+                             size_t len) {
+  const char *boundary = "cl-copy-4f1d9a";
+  size_t cap = len + 1024, o = 0;
+  char *body = malloc(cap);
+  if (!body) return NULL;
+  o += (size_t)snprintf(body, cap,
+                        "--%s\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+                        "{\"name\": \"%s\", \"parents\": [\"%s\"]}\r\n--%s\r\n"
+                        "Content-Type: application/octet-stream\r\n\r\n",
+                        boundary, name, parent, boundary);
+  memcpy(body + o, data, len);
+  o += len;
+  o += (size_t)snprintf(body + o, cap - o, "\r\n--%s--\r\n", boundary);
+  char ctype[128];
+  snprintf(ctype, sizeof ctype, "multipart/related; boundary=%s", boundary);
+  char *out = cl_drive(s, "POST", "/upload/drive/v3/files?uploadType=multipart&fields=id", ctype, body, o, NULL);
+  free(body);
+  char *id = NULL;
+  const char *p = out ? strstr(out, "\"id\"") : NULL;
+  p = p ? strchr(p + 4, '"') : NULL;
+  const char *end = p ? strchr(p + 1, '"') : NULL;
+  if (end && (id = malloc((size_t)(end - p)))) {
+    memcpy(id, p + 1, (size_t)(end - p - 1));
+    id[end - p - 1] = '\0';
+  }
+  free(out);
+  return id;
+}
+
+static int cl_drive_delete(const server_proc *s, const char *id) {
+  char url[256];
+  snprintf(url, sizeof url, "/drive/v3/files/%s", id);
+  char *out = cl_drive(s, "DELETE", url, NULL, NULL, 0, NULL);
+  free(out);
+  return out ? 0 : -1;
+}
+
+/* The error of `device` with this code in res, or NULL. */
+static const bl_sync_issue *cl_error(const bl_sync_result *res, const char *device, int code) {
+  for (size_t i = 0; i < res->errors_count; i++)
+    if (res->errors[i].code == code && res->errors[i].device && strcmp(res->errors[i].device, device) == 0)
+      return &res->errors[i];
+  return NULL;
+}
+
+/*
+ * Two copies of A's cs-00002.json on Drive. With the same bytes (a retried
+ * upload) a fresh device B syncs everything. With different bytes (here a
+ * valid changeset that says something else, the newer of the two) nobody
+ * can tell which one A meant: a fresh device C gets a BL_SYNC_CORRUPT
+ * error for A that names the copies, applies A up to cs-1 only, and still
+ * pulls device D in the same sync. A's next push writes another name and
+ * leaves the copies alone (only a write of cs-00002.json itself would
+ * clean them up), so A stays stuck at cs-1 on C until the wrong copy is
+ * deleted; then C goes on.
+ */
+static void test_sync_cloud__duplicate_changeset_on_drive(void) {
+  const char *args[] = {"--token", "tok", NULL};
+  server_proc s;
+  BL_REQUIRE(server_start_emulator(&s, "gdrive.py", args) == 0);
+  char *dir = th_tmpdir();
+  th_opts o = {0};
+  bl_db *a = th_open(dir, "a.db", &o), *b = th_open(dir, "b.db", &o), *c = th_open(dir, "c.db", &o),
+        *d = th_open(dir, "d.db", &o);
+  bl_remote *ra = cl_remote("gdrive", &s), *rb = cl_remote("gdrive", &s), *rc = cl_remote("gdrive", &s),
+            *rd = cl_remote("gdrive", &s);
+  BL_REQUIRE(a && b && c && d && ra && rb && rc && rd);
+  const char *aid = bl_device_id(a), *did = bl_device_id(d);
+
+  th_exec(a, "INSERT INTO todos (id, title) VALUES ('k1', 'row one')");
+  BL_CHECK_INT(cl_sync(a, ra), BL_OK);
+  th_exec(a, "INSERT INTO todos (id, title) VALUES ('k2', 'row two')");
+  BL_CHECK_INT(cl_sync(a, ra), BL_OK);
+  th_exec(d, "INSERT INTO todos (id, title) VALUES ('d1', 'from d')");
+  BL_CHECK_INT(cl_sync(d, rd), BL_OK);
+
+  /* A's folder and its cs-00002.json, as another client finds them. */
+  char folder[64], *ids[4] = {NULL, NULL, NULL, NULL}, *fid = NULL, *csid = NULL;
+  snprintf(folder, sizeof folder, "device-%s", aid);
+  BL_REQUIRE(cl_drive_find(&s, NULL, folder, ids, 4) == 1);
+  fid = ids[0];
+  BL_REQUIRE(cl_drive_find(&s, fid, "cs-00002.json", ids, 4) == 1);
+  csid = ids[0];
+  char url[256];
+  snprintf(url, sizeof url, "/drive/v3/files/%s?alt=media", csid);
+  size_t len = 0;
+  char *bytes = cl_drive(&s, "GET", url, NULL, NULL, 0, &len);
+  BL_REQUIRE(bytes && strstr(bytes, "row two"));
+
+  /* (a) The same bytes twice: one file. */
+  char *same = cl_drive_create(&s, fid, "cs-00002.json", bytes, len);
+  BL_REQUIRE(same);
+  BL_CHECK_INT(cl_drive_find(&s, fid, "cs-00002.json", ids, 0), 2);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  BL_CHECK_INT(th_sync(b, rb, &res), BL_OK);
+  BL_CHECK_INT(res.errors_count, 0);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos WHERE id IN ('k1', 'k2', 'd1')"), 3);
+  BL_CHECK_INT(th_cursor(b, aid), 2);
+  bl_sync_result_free(&res);
+  BL_REQUIRE(cl_drive_delete(&s, same) == 0);
+
+  /* (b) A copy that says something else: still a valid changeset. */
+  char *other = strstr(bytes, "row two");
+  memcpy(other, "ROW TWO", 7);
+  char *differs = cl_drive_create(&s, fid, "cs-00002.json", bytes, len);
+  BL_REQUIRE(differs);
+  BL_CHECK_INT(cl_drive_find(&s, fid, "cs-00002.json", ids, 0), 2);
+  th_exec(d, "INSERT INTO todos (id, title) VALUES ('d2', 'from d again')");
+  BL_CHECK_INT(cl_sync(d, rd), BL_OK);
+  BL_CHECK_INT(th_sync(c, rc, &res), BL_ECORRUPT);
+  const bl_sync_issue *e = cl_error(&res, aid, BL_SYNC_CORRUPT);
+  BL_CHECK(e != NULL);
+  if (e) printf("  C's error for A: %s\n", e->message);
+  BL_CHECK(e && strstr(e->message, "cs-00002.json") && strstr(e->message, "2 copies of this name with different"));
+  BL_CHECK_INT(res.errors_count, 1);
+  bl_sync_result_free(&res);
+  BL_CHECK_INT(th_cursor(c, aid), 1);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id = 'k1'"), 1);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id = 'k2'"), 0);
+  /* D was pulled in the same sync. */
+  BL_CHECK_INT(th_cursor(c, did), 2);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id IN ('d1', 'd2')"), 2);
+
+  /* A pushes cs-00003.json: the copies of cs-00002.json stay, and so does
+   * C's error (A's files are applied in order). */
+  th_exec(a, "INSERT INTO todos (id, title) VALUES ('k3', 'row three')");
+  BL_CHECK_INT(cl_sync(a, ra), BL_OK);
+  BL_CHECK_INT(cl_drive_find(&s, fid, "cs-00002.json", ids, 0), 2);
+  BL_CHECK_INT(th_sync(c, rc, &res), BL_ECORRUPT);
+  BL_CHECK(cl_error(&res, aid, BL_SYNC_CORRUPT) != NULL);
+  bl_sync_result_free(&res);
+  BL_CHECK_INT(th_cursor(c, aid), 1);
+
+  /* The wrong copy deleted: C goes on, with A's own row two. */
+  BL_REQUIRE(cl_drive_delete(&s, differs) == 0);
+  BL_CHECK_INT(th_sync(c, rc, &res), BL_OK);
+  bl_sync_result_free(&res);
+  BL_CHECK_INT(th_cursor(c, aid), 3);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id = 'k2' AND title = 'row two'"), 1);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos"), 5);
+
+  free(bytes);
+  free(same);
+  free(differs);
+  free(csid);
+  free(fid);
+  bl_remote_free(ra);
+  bl_remote_free(rb);
+  bl_remote_free(rc);
+  bl_remote_free(rd);
+  bl_close(a);
+  bl_close(b);
+  bl_close(c);
+  bl_close(d);
+  server_stop(&s);
+  th_rmtree(dir);
+  free(dir);
+}
+
 static const bl_test_case cases[] = {
     BL_TEST(test_sync_cloud__unfinished_pull_keeps_the_feed),
+    BL_TEST(test_sync_cloud__duplicate_changeset_on_drive),
     BL_TEST(test_sync_cloud__gdrive_random_with_faults),
     BL_TEST(test_sync_cloud__onedrive_random_with_faults),
 };
