@@ -14,8 +14,10 @@
  *   - Duplicate folders (two devices creating "App" at once) are resolved
  *     the same way everywhere: the oldest (createdTime, then smallest id)
  *     wins; mkdir that created the younger one deletes it if empty.
- *     Duplicate files: read takes the most recently modified, write updates
- *     it in place and deletes the other copies, remove deletes all, list
+ *     Duplicate files: copies with one MD5 are one file, and read takes the
+ *     most recently modified; copies whose MD5s differ are BL_ECORRUPT for
+ *     read (nobody can tell which is right; see "read"). write updates the
+ *     newest in place and deletes the other copies, remove deletes all, list
  *     shows all.
  *   - Uploads: an existing file is updated in place (PATCH), so a replace
  *     never leaves two files; a new one is created with a multipart upload
@@ -319,7 +321,51 @@ int bl__gd_read_outcome(gdrive_remote *gr, const bl__http_request *req, const gd
   return req->rc;
 }
 
-/* read without the message: BL_OK or a code with gr->why set. */
+/*
+ * Copies of one name (Drive allows them: a retried upload, another client)
+ * are harmless when they hold the same bytes and an error when they do not:
+ * a reader cannot know which one the writer meant, and taking the newest
+ * would let two devices that saw different copies diverge silently. So the
+ * known MD5s of the copies (every copy a listing or lookup showed) are
+ * compared: all equal, or one copy, is BL_OK; two that differ are
+ * BL_ECORRUPT. A copy without an MD5 (a Google Doc, a service that gives
+ * none) cannot be compared and is left out: with no two known MD5s to
+ * differ, the newest copy is read, as before checksums were asked for.
+ */
+int bl__gd_copies_agree(gdrive_remote *gr, const gd_node *x) {
+  const char *first = NULL;
+  for (size_t i = 0; x->md5s && i < x->nids; i++) {
+    const char *m = x->md5s[i];
+    if (!m) continue;
+    if (!first) {
+      first = m;
+    } else if (strcmp(first, m) != 0) {
+      bl__gd_why(gr,
+                 "%zu copies of this name with different contents (Google Drive allows "
+                 "duplicate names); not guessing which one is right",
+                 x->nids);
+      return BL_ECORRUPT;
+    }
+  }
+  return BL_OK;
+}
+
+/*
+ * read without the message: BL_OK or a code with gr->why set.
+ *
+ * The copies compared are those the cache knows: what the last listing or
+ * lookup of the name showed (an upload of ours leaves one). The cache may
+ * be older than the drive, both ways:
+ *   - It shows copies that differ, but one has since been deleted or
+ *     rewritten (the folder's writer cleaning up): a cached verdict of
+ *     BL_ECORRUPT is not trusted; the name is looked up again (one
+ *     request) and the fresh copies decide.
+ *   - A copy was added since it was filled: it is not seen, and the copy
+ *     known is read, as a listing-based reader of any storage reads the
+ *     file it listed. The next listing of the folder (the sync engine lists
+ *     a folder when the change feed says it changed, which a new copy
+ *     does) or a lookup of the name shows it.
+ */
 int bl__gd_read(gdrive_remote *gr, const char *path, bl_remote_sink sink, void *payload) {
   for (int attempt = 0;; attempt++) {
     gd_node *x;
@@ -329,6 +375,11 @@ int bl__gd_read(gdrive_remote *gr, const char *path, bl_remote_sink sink, void *
     if (x->is_folder) {
       bl__gd_why(gr, "it is a folder, not a file");
       return BL_EIO;
+    }
+    if ((rc = bl__gd_copies_agree(gr, x)) != BL_OK) {
+      if (!was_cached || attempt > 0) return rc;
+      bl__gd_cache_drop(gr, path); /* maybe cleaned up since: look again */
+      continue;
     }
     gd_sink s = {sink, payload, 0};
     bl__http_request req;

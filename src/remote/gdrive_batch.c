@@ -7,8 +7,10 @@
  * run at once over bl__http_run_many. A job that fails has its own code and
  * message; a stale id (another device deleted or replaced the file) is
  * retried alone, afresh, through the single-file path (bl__gd_read,
- * bl__gd_write). write_many holds at most GDRIVE_BATCH_BYTES of small files
- * in memory at once; a large file is written alone, streamed in chunks.
+ * bl__gd_write), and so is a read of copies that differ by what the cache
+ * knew before the call (they may have been cleaned up since). write_many
+ * holds at most GDRIVE_BATCH_BYTES of small files in memory at once; a
+ * large file is written alone, streamed in chunks.
  *
  * It is apart from gdrive.c because it is a second way through the same
  * operations, with its own bookkeeping per job.
@@ -149,12 +151,16 @@ int bl__gd_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n) {
   bl__http_request **run = calloc(n, sizeof *run);
   gd_sink *sinks = calloc(n, sizeof *sinks);
   char **urls = calloc(n, sizeof *urls);
-  if (!paths || !reqs || !run || !sinks || !urls) {
+  unsigned char *cached = calloc(n, 1);
+  if (!paths || !reqs || !run || !sinks || !urls || !cached) {
     rc = bl__gd_nomem(gr);
     for (size_t i = 0; i < n; i++) gd_rjob_fail(gr, rc, &jobs[i]);
     goto done;
   }
-  for (size_t i = 0; i < n; i++) paths[i] = jobs[i].path;
+  for (size_t i = 0; i < n; i++) {
+    paths[i] = jobs[i].path;
+    cached[i] = bl__gd_map_find(&gr->paths, paths[i]) != NULL;
+  }
   if ((rc = gd_prefetch(gr, paths, n)) != BL_OK) {
     for (size_t i = 0; i < n; i++) gd_rjob_fail(gr, rc, &jobs[i]);
     goto done;
@@ -169,6 +175,14 @@ int bl__gd_read_many(bl_remote *r, bl_remote_read_job *jobs, size_t n) {
     } else if (x->is_folder) {
       bl__gd_why(gr, "it is a folder, not a file");
       jrc = BL_EIO;
+    } else if ((jrc = bl__gd_copies_agree(gr, x)) != BL_OK) {
+      /* Copies that differ. Known from before this call, they may have
+       * been cleaned up since: this one alone, looked up afresh (as
+       * bl__gd_read explains); just looked up, they are an error now. */
+      if (cached[i]) {
+        bl__gd_cache_drop(gr, jobs[i].path);
+        jrc = bl__gd_read(gr, jobs[i].path, jobs[i].sink, jobs[i].payload);
+      }
     } else {
       sinks[i] = (gd_sink){jobs[i].sink, jobs[i].payload, 0};
       jrc = bl__gd_read_request(gr, x->ids[0], &sinks[i], &reqs[i], &urls[i]);
@@ -196,6 +210,7 @@ done:
   free(run);
   free(sinks);
   free(urls);
+  free(cached);
   for (size_t i = 0; i < n; i++)
     if (jobs[i].rc != BL_OK) return bl_remote_set_error(r, jobs[i].rc, "%s", jobs[i].errmsg);
   return rc;

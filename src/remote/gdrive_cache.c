@@ -4,8 +4,9 @@
  * by path, and every request spared comes from here.
  *
  *   - The path cache maps a path to the id of its folder or to the ids of a
- *     file's copies (newest first). Every answer fills it: a listing (which
- *     also forgets what it no longer shows), a lookup of names, an upload.
+ *     file's copies (newest first) with their MD5s. Every answer fills it: a
+ *     listing (which also forgets what it no longer shows), a lookup of
+ *     names, an upload. A listing or a lookup caches every copy of a name.
  *   - The id map goes the other way for the change feed: a folder's id to
  *     its path, or to the name and parent a walk up the tree learned.
  *   - files.list with every page, lookups of many names of one folder in a
@@ -38,8 +39,13 @@ static uint64_t map_hash(const char *s) {
 }
 
 static void node_clear(gd_node *x) {
-  for (size_t i = 0; i < x->nids; i++) free(x->ids[i]);
+  for (size_t i = 0; i < x->nids; i++) {
+    free(x->ids[i]);
+    if (x->md5s) free(x->md5s[i]);
+  }
   free(x->ids);
+  free(x->md5s);
+  x->md5s = NULL;
   free(x->path);
   free(x->name);
   free(x->parent);
@@ -180,7 +186,9 @@ int bl__gd_cache_put_folder(gdrive_remote *gr, const char *path, const char *id)
   return bl__gd_idmap_set_path(gr, id, path);
 }
 
-/* Caches path as the file whose copies are f[0..n) (newest first). */
+/* Caches path as the file whose copies are f[0..n) (newest first), each
+ * with its MD5 when Drive gave one: every copy the answer showed, for a
+ * read compares them (bl__gd_copies_agree). */
 int bl__gd_cache_put_files(gdrive_remote *gr, const char *path, const bl__gdrive_file *f,
                            size_t n) {
   gd_node *x = bl__gd_map_find(&gr->paths, path);
@@ -189,9 +197,19 @@ int bl__gd_cache_put_files(gdrive_remote *gr, const char *path, const bl__gdrive
   node_clear(x);
   x->is_folder = 0;
   x->stamp = gr->stamp;
-  if (!(x->ids = calloc(n, sizeof *x->ids))) goto nomem;
-  for (; x->nids < n; x->nids++)
-    if (!(x->ids[x->nids] = bl__gd_strdup(f[x->nids].id))) goto nomem;
+  if (!(x->ids = calloc(n, sizeof *x->ids)) || !(x->md5s = calloc(n, sizeof *x->md5s))) goto nomem;
+  for (; x->nids < n; x->nids++) {
+    const bl__gdrive_file *c = &f[x->nids];
+    /* node_clear frees nids entries: a half-made one is freed here */
+    char *id = bl__gd_strdup(c->id), *md5 = c->md5 ? bl__gd_strdup(c->md5) : NULL;
+    if (!id || (c->md5 && !md5)) {
+      free(id);
+      free(md5);
+      goto nomem;
+    }
+    x->ids[x->nids] = id;
+    x->md5s[x->nids] = md5;
+  }
   return BL_OK;
 nomem:
   bl__gd_cache_drop(gr, path);

@@ -45,6 +45,9 @@ typedef struct bl__gdrive_file {
   int64_t ctime_ms; /* createdTime, likewise */
   char **parents;   /* ids of the parent folders (may be none) */
   size_t nparents;
+  /* md5Checksum as 32 lowercase hex digits; NULL when absent (folders,
+   * Google Docs, a service that sends none) or not an MD5 */
+  char *md5;
 } bl__gdrive_file;
 
 void bl__gdrive_file_clear(bl__gdrive_file *f);
@@ -127,7 +130,7 @@ int bl__gdrive_token_parse(const char *token, uint64_t *path_hash, char **folder
 /* ================================================================= backend */
 
 /* What every listing and upload asks for of a file. */
-#define BL__GDRIVE_FIELDS "id,name,mimeType,size,modifiedTime,createdTime"
+#define BL__GDRIVE_FIELDS "id,name,mimeType,size,modifiedTime,createdTime,md5Checksum"
 /* Largest body of a multipart upload; larger files go resumable. */
 #define BL__GDRIVE_SIMPLE_MAX ((int64_t)5 << 20)
 
@@ -138,7 +141,8 @@ struct gd_node {
   gd_node *next;
   /* path cache */
   int is_folder;
-  char **ids; /* a folder: the one in use; a file: every copy, newest first */
+  char **ids;  /* a folder: the one in use; a file: every copy, newest first */
+  char **md5s; /* a file: each copy's MD5, as ids (an entry NULL: unknown) */
   size_t nids;
   unsigned stamp;
   /* id map: the folder's path when known, else its name and parent (NULL:
@@ -256,10 +260,15 @@ typedef struct gd_sink {
 /* The download request of file id into s (url malloc'ed into *url). */
 int bl__gd_read_request(gdrive_remote *gr, const char *id, gd_sink *s, bl__http_request *req,
                         char **url);
+/* Whether the copies of file node x may be read as one file: BL_OK when
+ * there is one copy or no two known MD5s differ (a copy without one is not
+ * compared); BL_ECORRUPT with the reason set when two differ. */
+int bl__gd_copies_agree(gdrive_remote *gr, const gd_node *x);
 /* A download's outcome: the receiver's code, a Google Doc as BL_EIO, else
  * the request's. */
 int bl__gd_read_outcome(gdrive_remote *gr, const bl__http_request *req, const gd_sink *s);
-/* The read member without the message. */
+/* The read member without the message; BL_ECORRUPT for copies that differ
+ * (see gdrive.c, "read"). */
 int bl__gd_read(gdrive_remote *gr, const char *path, bl_remote_sink sink, void *payload);
 
 /* ---- uploads (gdrive_upload.c) */

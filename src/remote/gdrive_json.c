@@ -143,7 +143,23 @@ void bl__gdrive_file_clear(bl__gdrive_file *f) {
   free(f->name);
   for (size_t i = 0; i < f->nparents; i++) free(f->parents[i]);
   free(f->parents);
+  free(f->md5);
   memset(f, 0, sizeof *f);
+}
+
+/* An MD5 as Drive writes it (32 hex digits) copied in lowercase; NULL for
+ * anything else (then *oom stays 0) or without memory (*oom = 1). */
+static char *json_md5(const char *s, int *oom) {
+  *oom = 0;
+  if (!s || strlen(s) != 32 || strspn(s, "0123456789abcdefABCDEF") != 32) return NULL;
+  char *m = json_strdup(s);
+  if (!m) {
+    *oom = 1;
+    return NULL;
+  }
+  for (char *c = m; *c; c++)
+    if (*c >= 'A' && *c <= 'F') *c = (char)(*c - 'A' + 'a');
+  return m;
 }
 
 /* Fills f from a file resource. Returns 1, 0 when v is no file (no id:
@@ -160,7 +176,12 @@ static int json_file(yajl_val v, bl__gdrive_file *f) {
   if (!f->id || !f->name) goto nomem;
   f->is_folder = mime && strcmp(mime, BL__GDRIVE_FOLDER_MIME) == 0;
   f->trashed = YAJL_IS_TRUE(json_get(v, "trashed"));
-  if (!f->is_folder) f->size = json_size(json_get_numtext(v, "size"));
+  if (!f->is_folder) {
+    int oom;
+    f->size = json_size(json_get_numtext(v, "size"));
+    f->md5 = json_md5(json_get_str(v, "md5Checksum"), &oom);
+    if (oom) goto nomem;
+  }
   const char *t = json_get_str(v, "modifiedTime");
   f->mtime_ms = t ? bl__gdrive_parse_time(t) : 0;
   t = json_get_str(v, "createdTime");

@@ -2,10 +2,10 @@
  * gdrive.c — the Google Drive backend against the Drive emulator
  * (tests/emulators/gdrive.py, pages of 3 entries, token "tok"): the
  * conformance suite on a freshly reset drive, then what only Drive has —
- * pagination, duplicate files and folders, stale ids, token expiry and
- * refresh, retried faults, resumable uploads, names the query language must
- * escape, batches, the change feed, and how many requests each operation
- * costs once paths are cached.
+ * pagination, duplicate files (copies equal or differing) and folders,
+ * stale ids, token expiry and refresh, retried faults, resumable uploads,
+ * names the query language must escape, batches, the change feed, and how
+ * many requests each operation costs once paths are cached.
  *
  * One emulator serves the whole binary (started on first use, stopped at
  * exit). Duplicates are made through the emulator's own API with a raw
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "conformance.h"
+#include "remote/gdrive_internal.h"
 #include "servers/server_proc.h"
 #include "util/errmsg.h"
 
@@ -423,6 +424,28 @@ static void test_remote_gdrive__escaped_names(void) {
   bl_remote_free(r);
 }
 
+/* A read of `path` that must fail with BL_ECORRUPT, downloading nothing,
+ * with a message that says why. */
+static void gd_check_conflict(bl_remote *r, const char *path, const char *copies) {
+  conformance_buf b = {0};
+  BL_CHECK_INT(conformance_read(r, path, &b), BL_ECORRUPT);
+  BL_CHECK_INT(b.len, 0);
+  free(b.data);
+  char want[256];
+  snprintf(want, sizeof want, "reading '%s': %s copies of this name with different contents", path,
+           copies);
+  if (!strstr(bl_remote_errmsg(r), want)) printf("     message: %s\n", bl_remote_errmsg(r));
+  BL_CHECK(strstr(bl_remote_errmsg(r), want) != NULL);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "not guessing which one is right") != NULL);
+}
+
+/*
+ * Copies of one name: one file when their MD5s agree (the newest is read),
+ * an error when they differ (BL_ECORRUPT, in a batch for that job alone);
+ * a cached verdict of "differ" is looked up again before it is given; a
+ * copy added since the cache was filled is seen at the next listing; write
+ * leaves exactly one copy, remove none.
+ */
 static void test_remote_gdrive__duplicate_files(void) {
   BL_REQUIRE(gd_reset() == 0);
   bl_remote *r = gd_open();
@@ -431,34 +454,105 @@ static void test_remote_gdrive__duplicate_files(void) {
   char *app = gd_raw_find("root", "App");
   char *d = app ? gd_raw_find(app, "d") : NULL;
   BL_REQUIRE(d);
+  /* The same bytes twice (a retried upload): harmless. */
+  BL_CHECK_INT(gd_raw_create(d, "same", "same bytes"), 0);
+  BL_CHECK_INT(gd_raw_create(d, "same", "same bytes"), 0);
+  /* Different bytes: nobody can tell which one is right. */
   BL_CHECK_INT(gd_raw_create(d, "dup", "older"), 0);
   BL_CHECK_INT(gd_raw_create(d, "dup", "newest"), 0);
+  BL_CHECK_INT(gd_raw_count(d, "same"), 2);
   BL_CHECK_INT(gd_raw_count(d, "dup"), 2);
 
   /* A fresh remote (no cache) and the first one (which cached App/d). */
   bl_remote *r2 = gd_open();
   BL_REQUIRE(r2);
-  char *s = gd_read_str(r2, "App/d/dup");
-  BL_CHECK(s && strcmp(s, "newest") == 0);
-  free(s);
-  s = gd_read_str(r, "App/d/dup");
-  BL_CHECK(s && strcmp(s, "newest") == 0);
-  free(s);
+  bl_remote *both[2] = {r2, r};
+  for (int i = 0; i < 2; i++) {
+    char *s = gd_read_str(both[i], "App/d/same");
+    BL_CHECK(s && strcmp(s, "same bytes") == 0);
+    free(s);
+    gd_check_conflict(both[i], "App/d/dup", "2");
+  }
   /* list shows every copy. */
   BL_CHECK_INT(gd_count_named(r, "App/d", "dup"), 2);
-  /* write updates the newest in place and deletes the other copy. */
-  BL_CHECK_INT(gd_write_str(r, "App/d/dup", "written"), BL_OK);
+  BL_CHECK_INT(gd_count_named(r, "App/d", "same"), 2);
+
+  /* read_many: the job of the differing copies fails alone. Fresh: App,
+   * d, the two names (4 copies, pages of 3: 2 requests), 1 download. */
+  bl_remote *r3 = gd_open();
+  BL_REQUIRE(r3);
+  conformance_buf bufs[2];
+  memset(bufs, 0, sizeof bufs);
+  bl_remote_read_job jobs[2] = {{"App/d/same", conformance_sink, &bufs[0], 0, ""},
+                                {"App/d/dup", conformance_sink, &bufs[1], 0, ""}};
+  uint64_t c0 = gd_count(r3);
+  BL_CHECK_INT(bl_remote_read_many(r3, jobs, 2), BL_ECORRUPT);
+  BL_CHECK_INT(gd_count(r3) - c0, 2 + 2 + 1);
+  BL_CHECK_INT(jobs[0].rc, BL_OK);
+  BL_CHECK(bufs[0].len == 10 && memcmp(bufs[0].data, "same bytes", 10) == 0);
+  BL_CHECK_INT(jobs[1].rc, BL_ECORRUPT);
+  BL_CHECK_INT(bufs[1].len, 0);
+  BL_CHECK(strstr(jobs[1].errmsg, "reading 'App/d/dup': 2 copies of this name with different") !=
+           NULL);
+  BL_CHECK(strstr(bl_remote_errmsg(r3), "2 copies") != NULL);
+  for (int i = 0; i < 2; i++) free(bufs[i].data);
+  /* Known from before the call (r listed App/d above): looked up once
+   * more (one request, one page) before it is called an error. */
+  memset(bufs, 0, sizeof bufs);
+  jobs[1].rc = BL_OK;
+  c0 = gd_count(r);
+  BL_CHECK_INT(bl_remote_read_many(r, jobs + 1, 1), BL_ECORRUPT);
+  BL_CHECK_INT(gd_count(r) - c0, 1);
+  BL_CHECK_INT(jobs[1].rc, BL_ECORRUPT);
+  free(bufs[1].data);
+
+  /* The writer of the name updates the newest copy in place and deletes
+   * the other: exactly one copy is left. */
+  BL_CHECK_INT(gd_write_str(r2, "App/d/dup", "written"), BL_OK);
   BL_CHECK_INT(gd_raw_count(d, "dup"), 1);
-  s = gd_read_str(r2, "App/d/dup");
-  BL_CHECK(s && strcmp(s, "written") == 0);
-  free(s);
   BL_CHECK_INT(gd_count_named(r2, "App/d", "dup"), 1);
+  /* r still has the two copies that differed in its cache: it looks
+   * again rather than fail, and reads the one left (in a batch: the
+   * lookup and the download alone, then the other job's download). */
+  memset(bufs, 0, sizeof bufs);
+  jobs[0].rc = jobs[1].rc = BL_OK;
+  c0 = gd_count(r);
+  BL_CHECK_INT(bl_remote_read_many(r, jobs, 2), BL_OK);
+  BL_CHECK_INT(gd_count(r) - c0, 3);
+  BL_CHECK(bufs[1].len == 7 && memcmp(bufs[1].data, "written", 7) == 0);
+  BL_CHECK(bufs[0].len == 10);
+  for (int i = 0; i < 2; i++) free(bufs[i].data);
+  /* The same through read: r lists differing copies, another device
+   * that knows them (it listed them) cleans them up by writing, r looks
+   * again (1 request) and reads. */
+  BL_CHECK_INT(gd_raw_create(d, "dup", "a third"), 0);
+  BL_CHECK_INT(gd_count_named(r, "App/d", "dup"), 2);
+  BL_CHECK_INT(gd_count_named(r3, "App/d", "dup"), 2);
+  BL_CHECK_INT(gd_write_str(r3, "App/d/dup", "rewritten"), BL_OK);
+  BL_CHECK_INT(gd_raw_count(d, "dup"), 1);
+  c0 = gd_count(r);
+  char *s = gd_read_str(r, "App/d/dup");
+  BL_CHECK(s && strcmp(s, "rewritten") == 0);
+  free(s);
+  BL_CHECK_INT(gd_count(r) - c0, 2);
+
+  /* A copy added after the cache was filled is not seen (the copy known is
+   * read, as a listing-based reader reads what it listed) until the next
+   * listing or lookup of the name shows it. */
+  BL_CHECK_INT(gd_write_str(r, "App/d/solo", "mine"), BL_OK);
+  BL_CHECK_INT(gd_raw_create(d, "solo", "theirs"), 0);
+  s = gd_read_str(r, "App/d/solo");
+  BL_CHECK(s && strcmp(s, "mine") == 0);
+  free(s);
+  BL_CHECK_INT(gd_count_named(r, "App/d", "solo"), 2);
+  gd_check_conflict(r, "App/d/solo", "2");
 
   /* remove deletes every copy, cached or not. */
   BL_CHECK_INT(gd_raw_create(d, "dup", "another"), 0);
   BL_CHECK_INT(gd_raw_create(d, "dup", "and another"), 0);
   BL_CHECK_INT(gd_raw_count(d, "dup"), 3);
   BL_CHECK_INT(gd_count_named(r, "App/d", "dup"), 3);
+  gd_check_conflict(r, "App/d/dup", "3");
   BL_CHECK_INT(bl_remote_remove(r, "App/d/dup"), BL_OK);
   BL_CHECK_INT(gd_raw_count(d, "dup"), 0);
   BL_CHECK_INT(gd_raw_create(d, "dup2", "a"), 0);
@@ -470,8 +564,77 @@ static void test_remote_gdrive__duplicate_files(void) {
   free(b.data);
   free(app);
   free(d);
+  bl_remote_free(r3);
   bl_remote_free(r2);
   bl_remote_free(r);
+}
+
+/*
+ * Copies whose MD5 is unknown. Drive gives none for Google Docs (the
+ * emulator gives every file one), so the rule is checked on its own: the
+ * parser keeps an MD5 only when it is one (in lowercase), and copies are
+ * compared only by the MD5s known.
+ */
+static void test_remote_gdrive__copies_without_checksums(void) {
+  static const char json[] =
+      "{\"files\": [{\"id\": \"a\", \"name\": \"f\", \"md5Checksum\": "
+      "\"0123456789ABCDEF0123456789abcdef\"}, {\"id\": \"b\", \"name\": \"f\"}, {\"id\": \"c\", "
+      "\"name\": \"f\", \"md5Checksum\": \"not an md5\"}, {\"id\": \"d\", \"name\": \"f\", "
+      "\"md5Checksum\": \"0123456789abcdef0123456789abcdef\"}, {\"id\": \"e\", \"name\": \"f\", "
+      "\"md5Checksum\": \"ffffffffffffffffffffffffffffffff\"}, {\"id\": \"g\", \"name\": \"f\", "
+      "\"md5Checksum\": 12, \"mimeType\": \"application/vnd.google-apps.document\"}]}";
+  bl__gdrive_list l;
+  char err[200];
+  BL_REQUIRE(bl__gdrive_parse_list(json, sizeof json - 1, &l, err, sizeof err) == BL_OK);
+  BL_REQUIRE(l.n == 6);
+  BL_CHECK(l.files[0].md5 && strcmp(l.files[0].md5, "0123456789abcdef0123456789abcdef") == 0);
+  BL_CHECK(l.files[1].md5 == NULL);
+  BL_CHECK(l.files[2].md5 == NULL);
+  BL_CHECK(l.files[5].md5 == NULL);
+
+  /* Copies as the cache holds them: ids and MD5s, newest first. */
+  static gdrive_remote gr; /* only its reason is used */
+  struct {
+    int a, b, c; /* indexes into the list's files, -1: none */
+    int rc;
+  } cases[] = {
+      {1, 5, -1, BL_OK},       /* no MD5 known: the newest is read */
+      {1, 0, -1, BL_OK},       /* one known: nothing to compare it with */
+      {0, 3, -1, BL_OK},       /* equal (one sent in capitals) */
+      {0, 1, 3, BL_OK},        /* equal where known */
+      {0, 4, -1, BL_ECORRUPT}, /* differ */
+      {1, 0, 4, BL_ECORRUPT},  /* differ where known */
+      {4, -1, -1, BL_OK},      /* one copy */
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    int idx[3] = {cases[k].a, cases[k].b, cases[k].c};
+    char *ids[3], *md5s[3];
+    gd_node x;
+    memset(&x, 0, sizeof x);
+    x.ids = ids;
+    x.md5s = md5s;
+    for (int i = 0; i < 3 && idx[i] >= 0; i++, x.nids++) {
+      ids[i] = l.files[idx[i]].id;
+      md5s[i] = l.files[idx[i]].md5;
+    }
+    gr.why[0] = '\0';
+    int rc = bl__gd_copies_agree(&gr, &x);
+    if (rc != cases[k].rc) printf("     case %zu: %d\n", k, rc);
+    BL_CHECK_INT(rc, cases[k].rc);
+    if (rc == BL_ECORRUPT) {
+      char want[32];
+      snprintf(want, sizeof want, "%zu copies of this name", x.nids);
+      BL_CHECK(strncmp(gr.why, want, strlen(want)) == 0);
+    }
+  }
+  /* A node filled without MD5s at all (none kept). */
+  char *ids2[2] = {l.files[0].id, l.files[4].id};
+  gd_node y;
+  memset(&y, 0, sizeof y);
+  y.ids = ids2;
+  y.nids = 2;
+  BL_CHECK_INT(bl__gd_copies_agree(&gr, &y), BL_OK);
+  bl__gdrive_list_clear(&l);
 }
 
 typedef struct gd_mkdir_arg {
@@ -1114,6 +1277,7 @@ static const bl_test_case cases[] = {
     BL_TEST(test_remote_gdrive__pagination_and_counts),
     BL_TEST(test_remote_gdrive__escaped_names),
     BL_TEST(test_remote_gdrive__duplicate_files),
+    BL_TEST(test_remote_gdrive__copies_without_checksums),
     BL_TEST(test_remote_gdrive__duplicate_folders),
     BL_TEST(test_remote_gdrive__stale_ids),
     BL_TEST(test_remote_gdrive__token_refresh),
