@@ -333,7 +333,12 @@ class DriveEmulator(Emulator):
             pf = self.get_file(p)
             if pf["mimeType"] != FOLDER:
                 raise HttpError(400, "invalid", "A shortcut or file cannot be a parent.")
-        now = time.time()
+        # Creation times strictly increase, by at least the 1 ms the RFC 3339
+        # form shows: Drive's clock orders two creates that far apart, and the
+        # backend's "oldest copy of a duplicated folder wins" rule relies on
+        # the order (two creates within one millisecond are left out).
+        now = max(time.time(), getattr(self, "last_created", 0) + 0.001)
+        self.last_created = now
         self.seq += 1
         mime = meta.get("mimeType") or ("application/octet-stream" if content is not None else "application/octet-stream")
         f = {"id": self.new_id(), "name": meta.get("name", "Untitled"), "mimeType": mime,
