@@ -102,48 +102,6 @@ int bl__gd_bad_answer(gdrive_remote *gr, int rc, const char *err) {
 
 /* --------------------------------------------------------- strings, URLs */
 
-void bl__gd_str_addn(gd_str *s, const char *t, size_t n) {
-  if (s->oom) return;
-  if (s->len + n + 1 > s->cap) {
-    size_t cap = s->cap ? s->cap : 128;
-    while (cap < s->len + n + 1) cap *= 2;
-    char *p = realloc(s->p, cap);
-    if (!p) {
-      s->oom = 1;
-      return;
-    }
-    s->p = p;
-    s->cap = cap;
-  }
-  memcpy(s->p + s->len, t, n);
-  s->len += n;
-  s->p[s->len] = '\0';
-}
-
-void bl__gd_str_add(gd_str *s, const char *t) { bl__gd_str_addn(s, t, strlen(t)); }
-
-/* Appends t percent-encoded. */
-void bl__gd_str_enc(gd_str *s, const char *t) {
-  char *e = bl__gdrive_urlencode(t);
-  if (!e)
-    s->oom = 1;
-  else
-    bl__gd_str_add(s, e);
-  free(e);
-}
-
-/* The built string (malloc'ed), or NULL when memory ran out. */
-char *bl__gd_str_take(gd_str *s) {
-  if (s->oom || !s->p) {
-    free(s->p);
-    s->p = NULL;
-    return s->oom ? NULL : calloc(1, 1);
-  }
-  char *p = s->p;
-  s->p = NULL;
-  return p;
-}
-
 char *bl__gd_strdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);

@@ -29,6 +29,7 @@
 
 #include "backless/remote.h"
 #include "net/http.h"
+#include "util/strbuf.h"
 
 /* ==================================================================== text */
 
@@ -186,21 +187,16 @@ int bl__gd_bad_answer(gdrive_remote *gr, int rc, const char *err);
 
 /* ---- strings, paths and URLs (gdrive.c) */
 
-/* A growing string: start with {0}. After a failed allocation it ignores
- * what is added, and bl__gd_str_take gives NULL. */
-typedef struct gd_str {
-  char *p;
-  size_t len, cap;
-  int oom;
-} gd_str;
-
-void bl__gd_str_addn(gd_str *s, const char *t, size_t n);
-void bl__gd_str_add(gd_str *s, const char *t);
-/* Appends t percent-encoded. */
-void bl__gd_str_enc(gd_str *s, const char *t);
+/* A growing string (util/strbuf.h): start with {0}; after a failed
+ * allocation it ignores what is added, and bl__gd_str_take gives NULL. */
+typedef bl__strbuf gd_str;
+#define bl__gd_str_addn bl__strbuf_addn
+#define bl__gd_str_add bl__strbuf_add
+/* Appends t percent-encoded (every byte but RFC 3986's unreserved ones). */
+#define bl__gd_str_enc(s, t) bl__strbuf_add_pct((s), (t), NULL)
 /* The built string (malloc'ed; "" when nothing was added), or NULL when
  * memory ran out. */
-char *bl__gd_str_take(gd_str *s);
+#define bl__gd_str_take bl__strbuf_take
 char *bl__gd_strdup(const char *s);
 /* "<dir>/<name>" (or name alone below the root), malloc'ed. */
 char *bl__gd_join(const char *dir, const char *name);

@@ -21,6 +21,7 @@
 
 #include "backless.h"
 #include "remote/gdrive_internal.h"
+#include "util/rfc3339.h"
 
 /* Drive's answers nest 4 levels deep; anything much deeper is not Drive. */
 #define GDRIVE_JSON_DEPTH 32
@@ -346,60 +347,9 @@ int bl__gdrive_parse_start_token(const char *json, size_t len, char **token, cha
 
 /* ------------------------------------------------------ times and order */
 
-/* n decimal digits at s, or -1. */
-static int time_digits(const char *s, int n) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
-}
-
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar
- * (H. Hinnant's days_from_civil). */
-static int64_t time_days(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 int64_t bl__gdrive_parse_time(const char *s) {
-  if (!s || strlen(s) < 19) return 0;
-  int y = time_digits(s, 4), mo = time_digits(s + 5, 2), d = time_digits(s + 8, 2);
-  int h = time_digits(s + 11, 2), mi = time_digits(s + 14, 2), se = time_digits(s + 17, 2);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-      se < 0 || se > 60 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
-    return 0;
-  const char *p = s + 19;
-  int ms = 0;
-  if (*p == '.') {
-    p++;
-    if (*p < '0' || *p > '9') return 0;
-    for (int i = 0; *p >= '0' && *p <= '9'; p++, i++)
-      if (i < 3) ms = ms * 10 + (*p - '0');
-    /* fewer than three digits: ".5" is 500 ms */
-    size_t digits = strspn(s + 20, "0123456789");
-    for (size_t i = digits; i < 3; i++) ms *= 10;
-  }
-  int64_t offset = 0;
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int oh = time_digits(p + 1, 2), om = strlen(p) >= 6 ? time_digits(p + 4, 2) : -1;
-    if (oh < 0 || oh > 23 || om < 0 || om > 59 || p[3] != ':') return 0;
-    offset = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
-    p += 6;
-  } else {
-    return 0;
-  }
-  if (*p) return 0;
-  int64_t secs = time_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
-  return secs * 1000 + ms;
+  int64_t ms = 0;
+  return bl__rfc3339_parse(s, &ms) == BL_OK ? ms : 0;
 }
 
 int bl__gdrive_cmp_folders(const void *a, const void *b) {
