@@ -120,20 +120,6 @@ char *bl__gd_join(const char *dir, const char *name) {
   return bl__gd_str_take(&s);
 }
 
-/* Splits path into its parent (malloc'ed; "" for the root) and its last
- * component (pointing into path). */
-char *bl__gd_parent(const char *path, const char **name) {
-  const char *slash = strrchr(path, '/');
-  *name = slash ? slash + 1 : path;
-  size_t n = slash ? (size_t)(slash - path) : 0;
-  char *p = malloc(n + 1);
-  if (p) {
-    memcpy(p, path, n);
-    p[n] = '\0';
-  }
-  return p;
-}
-
 /* Whether p is `path` itself or below it. */
 int bl__gd_below(const char *p, const char *path) {
   size_t n = strlen(path);
@@ -398,7 +384,7 @@ int bl__gd_after_upload(gdrive_remote *gr, const char *path, const bl__gdrive_fi
 int bl__gd_write(gdrive_remote *gr, const char *path, FILE *src, int64_t size,
                  const unsigned char *mem) {
   const char *name;
-  char *dir = bl__gd_parent(path, &name), *parent_id = NULL;
+  char *dir = bl__remote_split_path(path, &name), *parent_id = NULL;
   char **ids = NULL;
   size_t nids = 0;
   int rc = BL_OK;

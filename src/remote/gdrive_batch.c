@@ -49,7 +49,7 @@ static int gd_prefetch(gdrive_remote *gr, const char *const *paths, size_t n) {
   for (size_t i = 0; i < n && rc == BL_OK; i++) {
     if (done[i] || bl__gd_map_find(&gr->paths, paths[i])) continue;
     const char *name;
-    char *dir = bl__gd_parent(paths[i], &name), *pid = NULL;
+    char *dir = bl__remote_split_path(paths[i], &name), *pid = NULL;
     if (!dir) {
       rc = bl__gd_nomem(gr);
       break;
@@ -58,7 +58,7 @@ static int gd_prefetch(gdrive_remote *gr, const char *const *paths, size_t n) {
     for (size_t j = i; j < n; j++) {
       const char *nj;
       char *dj =
-          done[j] || bl__gd_map_find(&gr->paths, paths[j]) ? NULL : bl__gd_parent(paths[j], &nj);
+          done[j] || bl__gd_map_find(&gr->paths, paths[j]) ? NULL : bl__remote_split_path(paths[j], &nj);
       if (dj && strcmp(dj, dir) == 0) {
         names[k++] = nj;
         done[j] = 1;
@@ -82,7 +82,7 @@ out:
 /* The reason a path that gd_prefetch could not find is missing. */
 static void gd_why_missing(gdrive_remote *gr, const char *path) {
   const char *name;
-  char *dir = bl__gd_parent(path, &name);
+  char *dir = bl__remote_split_path(path, &name);
   gd_node *p = dir ? bl__gd_map_find(&gr->paths, dir) : NULL;
   if (dir && (!p || !p->is_folder))
     bl__gd_why(gr, "folder '%s' does not exist", dir);
@@ -237,7 +237,7 @@ static void gd_write_window(gdrive_remote *gr, bl_remote_write_job *jobs, size_t
   for (size_t i = 0; i < n; i++) {
     if (jobs[i].rc != BL_OK) continue;
     const char *name;
-    char *dir = bl__gd_parent(jobs[i].path, &name);
+    char *dir = bl__remote_split_path(jobs[i].path, &name);
     gd_node *p = dir ? bl__gd_map_find(&gr->paths, dir) : NULL,
             *x = bl__gd_map_find(&gr->paths, jobs[i].path);
     int jrc = BL_OK;
@@ -268,7 +268,7 @@ static void gd_write_window(gdrive_remote *gr, bl_remote_write_job *jobs, size_t
     if (jrc == BL_ENOTFOUND) {
       /* A stale id (the file or its folder went away): alone, afresh. */
       const char *name;
-      char *dir = bl__gd_parent(jobs[i].path, &name);
+      char *dir = bl__remote_split_path(jobs[i].path, &name);
       if (dir) bl__gd_cache_drop(gr, ids[i] ? jobs[i].path : dir);
       free(dir);
       jrc = bl__gd_write(gr, jobs[i].path, jobs[i].src, jobs[i].size, mem[i]);
@@ -280,7 +280,7 @@ static void gd_write_window(gdrive_remote *gr, bl_remote_write_job *jobs, size_t
         jrc = bl__gd_after_upload(gr, jobs[i].path, &f);
       } else if (jrc == BL_OK) {
         const char *name;
-        char *dir = bl__gd_parent(jobs[i].path, &name), *pid = NULL;
+        char *dir = bl__remote_split_path(jobs[i].path, &name), *pid = NULL;
         jrc = dir ? bl__gd_folder_id(gr, dir, &pid, NULL) : bl__gd_nomem(gr);
         if (jrc == BL_OK) jrc = bl__gd_dedupe(gr, dir, pid, name, jobs[i].path);
         free(pid);

@@ -29,6 +29,7 @@
 
 #include "backless/remote.h"
 #include "net/http.h"
+#include "remote/remote_internal.h"
 #include "util/strbuf.h"
 
 /* ==================================================================== text */
@@ -200,9 +201,6 @@ typedef bl__strbuf gd_str;
 char *bl__gd_strdup(const char *s);
 /* "<dir>/<name>" (or name alone below the root), malloc'ed. */
 char *bl__gd_join(const char *dir, const char *name);
-/* Splits path into its parent (malloc'ed; "" for the root) and its last
- * component (pointing into path). */
-char *bl__gd_parent(const char *path, const char **name);
 /* Whether p is `path` itself or below it. */
 int bl__gd_below(const char *p, const char *path);
 /* "/drive/v3/files/<id><rest>", malloc'ed. */

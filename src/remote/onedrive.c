@@ -157,19 +157,6 @@ static int od_same_origin(const od_remote *o, const char *url) {
   return strncasecmp(url, o->origin, strlen(o->origin)) == 0;
 }
 
-/* A path's parent folder (malloc'ed; "" for the app folder) and its last
- * segment (borrowed from path). NULL when out of memory. */
-static char *od_split(const char *path, const char **name) {
-  const char *slash = strrchr(path, '/');
-  *name = slash ? slash + 1 : path;
-  size_t n = slash ? (size_t)(slash - path) : 0;
-  char *dir = malloc(n + 1);
-  if (dir) {
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-  }
-  return dir;
-}
 
 /* ------------------------------------------------------------------ caches */
 
@@ -601,7 +588,7 @@ static int od_write_url(od_remote *o, const char *path, const char *action, int 
   int rc = BL_OK;
   *url = NULL;
   *cached = 0;
-  char *dir = od_split(path, &name);
+  char *dir = bl__remote_split_path(path, &name);
   if (!dir) return od_nomem(o);
   if (*dir) {
     od_pathid *e = fresh ? NULL : od_pathid_find(o, dir);
@@ -863,7 +850,7 @@ static void od_write_window(od_remote *o, bl_remote_write_job *jobs, size_t n) {
     if (rc == OD_TOO_LARGE || (rc == BL_ENOTFOUND && cached[i])) {
       if (rc == BL_ENOTFOUND) {
         const char *name;
-        char *dir = od_split(jobs[i].path, &name);
+        char *dir = bl__remote_split_path(jobs[i].path, &name);
         if (dir) od_pathid_drop(o, dir, 0);
         free(dir);
       }

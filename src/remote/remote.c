@@ -507,6 +507,18 @@ int bl_remote_open_ex(bl_remote **out, const char *url, const bl_remote_options 
   return bl__set_tls_error(BL_EMISUSE, "unsupported remote URL '%s': expected %s", shown, expected);
 }
 
+char *bl__remote_split_path(const char *path, const char **name) {
+  const char *slash = strrchr(path, '/');
+  *name = slash ? slash + 1 : path;
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  char *dir = malloc(n + 1);
+  if (dir) {
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  return dir;
+}
+
 /* --------------------------------------------------------- cloud shortcuts */
 
 int bl_remote_gdrive(bl_remote **out, bl_token_fn token, void *payload) {

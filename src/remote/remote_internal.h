@@ -18,6 +18,10 @@ int bl__remote_webdav_open(bl_remote **out, const char *url, const bl_remote_opt
 int bl__remote_gdrive_open(bl_remote **out, const char *url, const bl_remote_options *opts);
 int bl__remote_onedrive_open(bl_remote **out, const char *url, const bl_remote_options *opts);
 
+/* Splits a remote path into its parent (malloc'ed; "" below the root) and
+ * its last component (borrowed from path). NULL when out of memory. */
+char *bl__remote_split_path(const char *path, const char **name);
+
 /* The libcurl defaults derived from bl_remote_options (zero → default), so
  * every HTTP backend fills its bl__http_opts the same way. */
 struct bl__http_opts;
