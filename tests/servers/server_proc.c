@@ -42,6 +42,31 @@ static int server_make_dir(server_proc *s) {
   return 0;
 }
 
+/* Servers still running, killed at exit: a test that stops early (a failed
+ * BL_REQUIRE returns from it) must not leave its server behind. */
+#define SERVER_MAX_LIVE 32
+static pid_t server_live[SERVER_MAX_LIVE];
+
+static void server_kill_live(void) {
+  for (int i = 0; i < SERVER_MAX_LIVE; i++)
+    if (server_live[i] > 0) {
+      kill(-server_live[i], SIGKILL);
+      kill(server_live[i], SIGKILL);
+      waitpid(server_live[i], NULL, 0);
+      server_live[i] = 0;
+    }
+}
+
+static void server_track(pid_t pid, int add) {
+  static int registered;
+  if (!registered) registered = atexit(server_kill_live) == 0;
+  for (int i = 0; i < SERVER_MAX_LIVE; i++)
+    if (add ? server_live[i] == 0 : server_live[i] == pid) {
+      server_live[i] = add ? pid : 0;
+      return;
+    }
+}
+
 /* Forks and execs argv with stdout/stderr to dir/log. */
 static int server_spawn(server_proc *s, char *const argv[]) {
   char log[300];
@@ -60,6 +85,7 @@ static int server_spawn(server_proc *s, char *const argv[]) {
     _exit(127);
   }
   s->pid = pid;
+  server_track(pid, 1);
   return 0;
 }
 
@@ -79,6 +105,7 @@ static void server_dump_log(const server_proc *s) {
 static int server_exited(server_proc *s) {
   int st;
   if (s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == s->pid) {
+    server_track(s->pid, 0);
     s->pid = -1;
     return 1;
   }
@@ -227,6 +254,7 @@ static void server_rm_rf(const char *dir) {
 
 void server_stop(server_proc *s) {
   if (s->pid > 0) {
+    server_track(s->pid, 0);
     kill(-s->pid, SIGTERM);
     kill(s->pid, SIGTERM);
     int st;
