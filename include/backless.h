@@ -103,6 +103,7 @@ int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **e
 
 typedef struct bl_db bl_db;
 typedef struct bl_remote bl_remote;
+typedef struct bl_media_schema bl_media_schema; /* backless/media.h */
 
 /* Snapshot compaction defaults (the seed's SNAPSHOT_THRESHOLD and
  * SNAPSHOT_GRACE): a snapshot every 100 pushes; the changesets it covers are
@@ -152,9 +153,9 @@ int bl_schema_from_dir(bl_schema **out, const char *dir);
 void bl_schema_free(bl_schema *schema);
 
 /* Options of bl_open. Start from BL_CONFIG_INIT; fields are only ever added
- * at the end. Strings are copied; `schema` is borrowed and must outlive the
- * bl_db. */
-#define BL_CONFIG_VERSION 1
+ * at the end (version 1 stops after snapshot_grace). Strings are copied;
+ * `schema` and `media` are borrowed and must outlive the bl_db. */
+#define BL_CONFIG_VERSION 2
 typedef struct bl_config {
   unsigned int version;          /* BL_CONFIG_VERSION */
   const bl_schema *schema;       /* required */
@@ -163,8 +164,13 @@ typedef struct bl_config {
   const char *app_folder_name;   /* default "Backless" */
   int snapshot_threshold;        /* 0 = BL_SNAPSHOT_THRESHOLD */
   int snapshot_grace;            /* 0 = BL_SNAPSHOT_GRACE */
+  /* ---- version 2 */
+  const bl_media_schema *media;  /* NULL: no media sync (backless/media.h) */
+  const char *media_cache_dir;   /* NULL: $XDG_CACHE_HOME/backless/media,
+                                    else $HOME/.cache/backless/media */
+  int media_gc_grace;            /* 0 = BL_MEDIA_GC_GRACE */
 } bl_config;
-#define BL_CONFIG_INIT {BL_CONFIG_VERSION, NULL, NULL, BL_MISMATCH_ABORT, NULL, 0, 0}
+#define BL_CONFIG_INIT {BL_CONFIG_VERSION, NULL, NULL, BL_MISMATCH_ABORT, NULL, 0, 0, NULL, NULL, 0}
 
 /*
  * Opens (or creates) the database as the seed's Backless.init does: creates
@@ -210,9 +216,14 @@ typedef enum bl_sync_code {
   BL_SYNC_APPLY,             /* merging failed (unknown table, bad value); nothing applied */
   BL_SYNC_PUSH,              /* the push failed; it is retried next sync */
   BL_SYNC_FORMAT,            /* a file of an unknown format version */
-  BL_SYNC_RETRIED            /* warning: the service throttled, failed or
+  BL_SYNC_RETRIED,           /* warning: the service throttled, failed or
                                 rejected the token, and the requests were
                                 retried (nothing lost) */
+  BL_SYNC_MEDIA              /* media: an attachment could not be uploaded
+                                (not in the cache, unreadable, wrong hash,
+                                upload failed) and is retried next sync, or
+                                one was uploaded again after another
+                                device's collection */
 } bl_sync_code;
 
 /* Static name of a code ("compacted", ...); "unknown" for others. */
@@ -372,5 +383,7 @@ const char *bl_remote_errmsg(const bl_remote *remote);
 #ifdef __cplusplus
 }
 #endif
+
+#include "backless/media.h" /* media sync: bl_media_schema, cache, resolve */
 
 #endif /* BACKLESS_H */
