@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/media_internal.h"
 #include "sync/sync_internal.h"
 
 /* Deletes the clock state of every synced table, whatever schema.clear did:
@@ -56,6 +57,7 @@ int bl_clear_all_data(bl_db *db) {
   }
   if (rc == BL_OK) rc = clear_clocks(db);
   if (rc == BL_OK) rc = bl__exec(db, "DELETE FROM _sync_cursors");
+  if (rc == BL_OK) rc = bl__media_state_clear(db);
   if (rc == BL_OK) rc = bl__exec(db, "DELETE FROM _sync_meta WHERE key LIKE '" BL_META_REFETCH_PREFIX "%'");
   if (rc == BL_OK)
     rc = bl__exec(db, "DELETE FROM _sync_meta WHERE key IN ('" BL_META_ACTIVE_PROVIDER "', '" BL_META_ACCOUNT_EMAIL

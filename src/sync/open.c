@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/media_internal.h"
 #include "sync/sync_internal.h"
 #include "util/errmsg.h"
 
@@ -61,8 +62,8 @@ const char *bl_device_id(const bl_db *db) { return db ? db->device_id : ""; }
 
 static int open_check_config(const bl_config *c) {
   if (!c) return bl__set_tls_error(BL_EMISUSE, "bl_open: config is NULL");
-  if (c->version != BL_CONFIG_VERSION)
-    return bl__set_tls_error(BL_EMISUSE, "bl_open: config version %u is not %d (use BL_CONFIG_INIT)",
+  if (c->version < 1 || c->version > BL_CONFIG_VERSION)
+    return bl__set_tls_error(BL_EMISUSE, "bl_open: config version %u is not 1..%d (use BL_CONFIG_INIT)",
                              c->version, BL_CONFIG_VERSION);
   const bl_schema *s = c->schema;
   if (!s) return bl__set_tls_error(BL_EMISUSE, "bl_open: config.schema is required");
@@ -85,6 +86,19 @@ static int open_check_config(const bl_config *c) {
     const char *n = c->app_folder_name;
     if (!n[0] || strchr(n, '/') || strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
       return bl__set_tls_error(BL_EMISUSE, "bl_open: app folder name '%s' must be one folder name", n);
+  }
+  if (c->version >= 2) {
+    const bl_media_schema *m = c->media;
+    if (m && m->version != BL_MEDIA_SCHEMA_VERSION)
+      return bl__set_tls_error(BL_EMISUSE, "bl_open: media schema version %u is not %d (use BL_MEDIA_SCHEMA_INIT)",
+                               m->version, BL_MEDIA_SCHEMA_VERSION);
+    if (m && (!m->unuploaded || !m->all_hashes || !m->mark_uploaded))
+      return bl__set_tls_error(BL_EMISUSE,
+                               "bl_open: the media schema needs all three callbacks (unuploaded, all_hashes, "
+                               "mark_uploaded)");
+    if (c->media_gc_grace < 0) return bl__set_tls_error(BL_EMISUSE, "bl_open: media_gc_grace must be >= 0 (0 = default)");
+    if (c->media_cache_dir && !c->media_cache_dir[0])
+      return bl__set_tls_error(BL_EMISUSE, "bl_open: media_cache_dir is empty");
   }
   return BL_OK;
 }
@@ -360,6 +374,17 @@ int bl_open(bl_db **out, const bl_config *config) {
   db->snapshot_grace = config->snapshot_grace ? config->snapshot_grace : BL_SNAPSHOT_GRACE;
   db->path = open_strdup(config->database_path ? config->database_path : "backless.db");
   db->app_folder = open_strdup(config->app_folder_name ? config->app_folder_name : "Backless");
+  db->media_gc_grace = BL_MEDIA_GC_GRACE;
+  if (config->version >= 2) {
+    db->media = config->media;
+    if (config->media_gc_grace) db->media_gc_grace = config->media_gc_grace;
+    db->media_cache_dir = config->media_cache_dir ? open_strdup(config->media_cache_dir) : NULL;
+    if (config->media_cache_dir && !db->media_cache_dir) {
+      bl_close(db);
+      return bl__set_tls_error(BL_ENOMEM, "out of memory");
+    }
+  }
+  if (!db->media_cache_dir) db->media_cache_dir = bl__media_default_cache_dir();
   if (!db->path || !db->app_folder) {
     bl_close(db);
     return bl__set_tls_error(BL_ENOMEM, "out of memory");
@@ -392,5 +417,6 @@ void bl_close(bl_db *db) {
   free(db->path);
   free(db->lock_path);
   free(db->app_folder);
+  free(db->media_cache_dir);
   free(db);
 }

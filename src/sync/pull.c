@@ -611,7 +611,8 @@ int bl__pull(bl_sync_ctx *ctx) {
   pull_devices(ctx, ids.ids, ids.n);
   pull_ids_free(&ids);
 
-  if (pull_complete(ctx, errors, warnings)) {
+  ctx->pull_complete = pull_complete(ctx, errors, warnings);
+  if (ctx->pull_complete) {
     if (ch.token) bl__meta_set(db, BL_META_CHANGES_TOKEN, ch.token);
     if (full) bl__meta_set_int(db, BL_META_LAST_FULL_LISTING, (int64_t)now);
   }

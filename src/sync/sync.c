@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "media/media_internal.h"
 #include "sync/sync_internal.h"
 #include "util/errmsg.h"
 
@@ -184,7 +185,8 @@ static int sync_run(bl_db *db, bl_remote *remote, bl_sync_result *result, int wh
   if (!db) return bl__set_tls_error(BL_EMISUSE, "sync: the database handle is NULL");
   if (!remote) return bl__db_error(db, BL_EMISUSE, "no remote given");
 
-  bl_sync_ctx ctx = {db, remote, res, BL_OK, 0};
+  bl_sync_ctx ctx = {db, remote, res, BL_OK, 0, 0};
+  bl__media_shards *shards = NULL;
   bl_sync_lock lock;
   int rc = bl__lock_acquire(db, &lock);
   if (rc != BL_OK) {
@@ -196,8 +198,17 @@ static int sync_run(bl_db *db, bl_remote *remote, bl_sync_result *result, int wh
   bl_remote_get_stats(remote, &before);
   if (sync_settings(&ctx) == BL_OK) {
     if (what & SYNC_PULL) bl__pull(&ctx);
+    /* Media first, so other devices usually find an attachment's file
+     * before its reference; collection last, with the pull's knowledge
+     * (src/media/gc.c). */
+    if ((what & SYNC_PUSH) && !ctx.abort_all) bl__media_upload(&ctx, &shards);
+    size_t errors = res->errors_count;
     if ((what & SYNC_PUSH) && !ctx.abort_all) bl__push(&ctx);
+    int push_ok = res->errors_count == errors;
+    if (what == (SYNC_PULL | SYNC_PUSH) && !ctx.abort_all)
+      bl__media_collect(&ctx, &shards, ctx.pull_complete, push_ok);
   }
+  bl__media_shards_free(shards);
   bl_remote_get_stats(remote, &after);
   sync_note_retries(&ctx, &before, &after);
   bl__lock_release(&lock);

@@ -34,6 +34,11 @@ struct bl_db {
   int snapshot_threshold;
   int snapshot_grace;
   char *errmsg; /* last error, "" when none */
+  /* media (src/media/) */
+  const bl_media_schema *media; /* borrowed; NULL: no media sync */
+  char *media_cache_dir;        /* NULL when none could be found */
+  int media_gc_grace;
+  int media_state_ready;        /* _bl_media exists (created once per handle) */
 };
 
 /* Sets db's last error (printf-style) and returns `code`. */
@@ -172,6 +177,7 @@ typedef struct bl_sync_ctx {
   bl_sync_result *res;
   int first_error;     /* BL_E* code of the first error, BL_OK when none */
   int abort_all;       /* set by ABORT on a newer schema: stop everything */
+  int pull_complete;   /* set by bl__pull: nothing was left for later */
 } bl_sync_ctx;
 
 /* Records an error in the result and remembers the first code. */

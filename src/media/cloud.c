@@ -1,0 +1,103 @@
+/*
+ * cloud.c — the media folder of the app folder: paths, and a per-sync
+ * memory of shard listings (<app>/media/<xx>, xx = the hash's first two hex
+ * characters), so that finding out which of N attachments are already in
+ * the cloud costs at most one listing per shard, not one request per file.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/media_internal.h"
+#include "sync/sync_internal.h"
+
+typedef struct shard_file {
+  char hash[BL_MEDIA_HASH_LEN + 1];
+  int present;  /* 0: deleted during this sync */
+  int64_t size; /* -1 when the listing gave none */
+} shard_file;
+
+typedef struct shard {
+  int listed;
+  shard_file *files;
+  size_t n, cap;
+} shard;
+
+struct bl__media_shards {
+  shard s[256];
+};
+
+static int cloud_hexval(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+static shard *cloud_shard(bl__media_shards *sh, const char *hash) {
+  return &sh->s[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])];
+}
+
+int bl__media_cloud_path(const bl_db *db, const char *hash, char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s/media/%.2s/%s", db->app_folder, hash, hash);
+  return n < 0 || (size_t)n >= size ? BL_EMISUSE : BL_OK;
+}
+
+static int cloud_add(shard *s, const char *hash, int present, int64_t size) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->files[i].hash, hash) == 0) {
+      s->files[i].present = present;
+      s->files[i].size = size;
+      return BL_OK;
+    }
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    shard_file *f = realloc(s->files, cap * sizeof *f);
+    if (!f) return BL_ENOMEM;
+    s->files = f;
+    s->cap = cap;
+  }
+  memcpy(s->files[s->n].hash, hash, BL_MEDIA_HASH_LEN + 1);
+  s->files[s->n].present = present;
+  s->files[s->n++].size = size;
+  return BL_OK;
+}
+
+int bl__media_cloud_lookup(bl_sync_ctx *ctx, bl__media_shards **shards, const char *hash, int *present,
+                           int64_t *size) {
+  *present = 0;
+  *size = -1;
+  if (!*shards && !(*shards = calloc(1, sizeof **shards))) return BL_ENOMEM;
+  shard *s = cloud_shard(*shards, hash);
+  if (!s->listed) {
+    char path[1024];
+    int n = snprintf(path, sizeof path, "%s/media/%.2s", ctx->db->app_folder, hash);
+    if (n < 0 || (size_t)n >= sizeof path) return BL_EMISUSE;
+    bl_remote_entry *e = NULL;
+    size_t count = 0;
+    int rc = bl_remote_list(ctx->remote, path, &e, &count);
+    if (rc != BL_OK && rc != BL_ENOTFOUND) return rc;
+    for (size_t i = 0; i < count && rc != BL_ENOMEM; i++)
+      /* Only names that are hashes of this shard; anything else is not ours. */
+      if (!e[i].is_folder && bl__media_hash_valid(e[i].name) && strncmp(e[i].name, hash, 2) == 0)
+        rc = cloud_add(s, e[i].name, 1, e[i].size);
+    bl_remote_entries_free(e, count);
+    if (rc == BL_ENOMEM) return rc;
+    s->listed = 1;
+  }
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->files[i].hash, hash) == 0) {
+      *present = s->files[i].present;
+      *size = s->files[i].size;
+      break;
+    }
+  return BL_OK;
+}
+
+void bl__media_cloud_set(bl__media_shards *shards, const char *hash, int present, int64_t size) {
+  if (!shards) return;
+  shard *s = cloud_shard(shards, hash);
+  /* Out of memory only loses the memo: the next lookup lists again. */
+  if (s->listed && cloud_add(s, hash, present, size) != BL_OK) s->listed = 0;
+}
+
+void bl__media_shards_free(bl__media_shards *shards) {
+  if (!shards) return;
+  for (size_t i = 0; i < 256; i++) free(shards->s[i].files);
+  free(shards);
+}
