@@ -40,6 +40,7 @@ extern const cli_command cli_cmd_sync;
 extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_clear;
 extern const cli_command cli_cmd_account;
+extern const cli_command cli_cmd_media;
 extern const cli_command cli_cmd_demo;
 
 /* The program name used in messages ("backless"). */
@@ -119,6 +120,9 @@ typedef struct cli_db_options {
   bl_mismatch mismatch;   /* passed to bl_open */
   int snapshot_threshold; /* passed to bl_open (0 = default) */
   int snapshot_grace;     /* passed to bl_open (0 = default) */
+  const char *media_cache; /* --media-cache DIR; NULL = $BACKLESS_MEDIA_CACHE,
+                              else the library's default */
+  int media_gc_grace;     /* passed to bl_open (0 = default) */
 } cli_db_options;
 
 /* An open database and what it was opened with. */
@@ -127,11 +131,22 @@ typedef struct cli_db {
   bl_schema *schema;
   char *schema_dir; /* absolute path, malloc'ed */
   char *app_folder; /* malloc'ed */
+  bl_media_schema *media; /* the schema dir's '-- media:' line; NULL: none */
 } cli_db;
 
+/* The option lines every database command's --help shows for
+ * --media-cache (aligned for an option column of 18 characters). */
+#define CLI_MEDIA_CACHE_HELP                                                              \
+  "  --media-cache DIR  the attachments cache of this database (default:\n"            \
+  "                     $BACKLESS_MEDIA_CACHE, else $XDG_CACHE_HOME/backless/media,\n"  \
+  "                     else ~/.cache/backless/media); use the same one for every\n"    \
+  "                     command on a database\n"
+
+
 /*
- * Matches the options every database command takes, --db FILE and
- * --schema DIR, at argv[*i], filling `opt`. Same returns as cli_opt_value.
+ * Matches the options every database command takes, --db FILE,
+ * --schema DIR and --media-cache DIR, at argv[*i], filling `opt`. Same
+ * returns as cli_opt_value.
  */
 int cli_db_option(const char *command, int argc, char **argv, int *i, cli_db_options *opt);
 
@@ -140,14 +155,30 @@ int cli_db_option(const char *command, int argc, char **argv, int *i, cli_db_opt
  * the schema dir and app folder that `init` stored in _sync_meta (through a
  * read-only connection, so nothing is created by mistake), then builds the
  * schema and calls bl_open, which migrates when the dir has gained files.
+ * A '-- media: TABLE(...)' line in the dir turns media sync on
+ * (bl_media_schema_from_dir; out->media), with the cache dir of
+ * opt->media_cache, else $BACKLESS_MEDIA_CACHE, else the library's default.
  * Afterwards the keys are (re)written when they changed. Returns
  * CLI_EXIT_OK with `out` filled (close it with cli_db_close), or an exit
  * code after printing the reason on stderr.
  */
 int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out);
 
-/* Closes what cli_db_open opened; a zeroed cli_db is fine. */
+/* Closes what cli_db_open opened (the database, then its schemas); a
+ * zeroed cli_db is fine. */
 void cli_db_close(cli_db *d);
+
+/* ------------------------------------------------------------ cmd_sync.c */
+
+/*
+ * The result of a sync as a JSON object {pulled, pushed, files_pulled,
+ * files_pushed, media_uploaded, media_deleted, requests, warnings,
+ * errors} (a new reference; NULL when out of memory), and as text on
+ * stdout ('pulled N changes (F files), pushed ...', then the requests, the
+ * media counts when not zero, one line per warning and error).
+ */
+struct json_t *cli_sync_json(const bl_sync_result *r, uint64_t requests);
+void cli_sync_print_text(const bl_sync_result *r, uint64_t requests);
 
 /* ------------------------------------------------------------ remote.c */
 

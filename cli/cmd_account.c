@@ -9,6 +9,7 @@
 
 static const char account_usage[] =
     "usage: backless account --db FILE [--set PROVIDER EMAIL] [--schema DIR]\n"
+    "                        [--media-cache DIR]\n"
     "\n"
     "Prints the stored account as 'PROVIDER EMAIL', or 'no account' when none\n"
     "is stored (both exit 0). With --set, stores PROVIDER (such as google or\n"
@@ -18,6 +19,9 @@ static const char account_usage[] =
     "  --db FILE              a database made by 'backless init'\n"
     "  --set PROVIDER EMAIL   store this account\n"
     "  --schema DIR           use (and remember) this schema folder\n"
+    "  --media-cache DIR      the attachments cache (default: $BACKLESS_MEDIA_CACHE,\n"
+    "                         else $XDG_CACHE_HOME/backless/media or\n"
+    "                         ~/.cache/backless/media)\n"
     "  -h, --help             show this help\n";
 
 static int account_run(int argc, char **argv) {

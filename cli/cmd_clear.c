@@ -10,18 +10,23 @@
 #include "cli.h"
 
 static const char clear_usage[] =
-    "usage: backless clear --db FILE [--schema DIR]\n"
+    "usage: backless clear --db FILE [--schema DIR] [--media-cache DIR]\n"
     "\n"
     "Deletes all local data, as an app does on sign-out: every row of the\n"
     "synced tables and their CRDT clocks, every cursor and the stored account,\n"
     "in one transaction. The device id and the schema version are kept, and so\n"
     "are tables that do not sync. Nothing on the remote is touched: the next\n"
     "'backless sync' restores everything from it (bootstrap recovery) without\n"
-    "uploading it again.\n"
+    "uploading it again. What the database remembers about attachments (which\n"
+    "were uploaded, which wait to be collected) is forgotten too; the media\n"
+    "cache is kept ('backless media clear-cache' empties it).\n"
     "\n"
     "Options:\n"
     "  --db FILE     a database made by 'backless init'\n"
     "  --schema DIR  use (and remember) this schema folder\n"
+    "  --media-cache DIR\n"
+    "                the attachments cache (default: $BACKLESS_MEDIA_CACHE, else\n"
+    "                $XDG_CACHE_HOME/backless/media or ~/.cache/backless/media)\n"
     "  -h, --help    show this help\n";
 
 /* Runs a count query; -1 on error. */

@@ -3,8 +3,9 @@
  * through a cloud folder, with the library's real API.
  *
  * Everything lives in a fresh temporary folder, removed at the end: the
- * schema (1.sql), device A's and device B's database files, and "cloud",
- * the folder both sync through (bl_remote_folder; with Dropbox or
+ * schema (1.sql, with a table of attachments declared by its '-- media:'
+ * line), device A's and device B's database files and media caches, and
+ * "cloud", the folder both sync through (bl_remote_folder; with Dropbox or
  * Syncthing it would be a folder those keep in sync). The script narrates
  * each step on stdout and checks its outcome; the demo exits 0 only when
  * every check holds and both devices end with the same rows and the same
@@ -30,7 +31,9 @@ static const char demo_usage[] =
     "\n"
     "Shows two devices, A and B, keeping one todo list in sync through a cloud\n"
     "folder (here a local folder, as a Dropbox or Syncthing folder would be):\n"
-    "A adds todos and B receives them; both edit different columns of one row\n"
+    "A adds todos and B receives them; A attaches a file to a todo, its sync\n"
+    "uploads the bytes, and B downloads them on demand (then reads them from its\n"
+    "cache); both edit different columns of one row\n"
     "at the same time and both edits survive; a delete reaches the other\n"
     "device; conflicting edits of one cell resolve to the edit with the higher\n"
     "col_version, the same way on both devices; A clears all its data, as on\n"
@@ -46,11 +49,19 @@ static const char demo_usage[] =
     "Exit status: 0 when every check holds and both devices converge, 1 otherwise.\n";
 
 static const char demo_schema_sql[] =
-    "-- sync: todos\n"
+    "-- sync: todos, attachments\n"
+    "-- media: attachments(hash, filename, mime_type)\n"
     "CREATE TABLE todos (\n"
     "  id TEXT PRIMARY KEY NOT NULL,\n"
     "  title TEXT NOT NULL DEFAULT '',\n"
     "  done INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE TABLE attachments (\n"
+    "  id TEXT PRIMARY KEY NOT NULL,\n"
+    "  todo_id TEXT,\n"
+    "  hash TEXT NOT NULL DEFAULT '',\n"
+    "  filename TEXT,\n"
+    "  mime_type TEXT\n"
     ");\n";
 
 static int demo_quiet;
@@ -98,6 +109,7 @@ static int demo_write_file(const char *path, const char *text) {
 typedef struct demo_device {
   const char *name; /* "A" or "B" */
   char *path;       /* the database file */
+  char *cache;      /* its media cache dir */
   bl_db *db;
 } demo_device;
 
@@ -125,6 +137,9 @@ static int demo_sync(demo_device *d, bl_remote *cloud, bl_sync_result *res) {
            (long long)res->files_pulled, res->files_pulled == 1 ? "" : "s", (long long)res->pushed,
            res->pushed == 1 ? "" : "s", (long long)res->files_pushed,
            res->files_pushed == 1 ? "" : "s");
+  if (res->media_uploaded || res->media_deleted)
+    demo_say("    media: uploaded %lld attachment%s, deleted %lld\n", (long long)res->media_uploaded,
+             res->media_uploaded == 1 ? "" : "s", (long long)res->media_deleted);
   for (size_t i = 0; i < res->warnings_count; i++)
     demo_say("    warning [%s]: %s\n", bl_sync_code_name(res->warnings[i].code),
              res->warnings[i].message);
@@ -225,6 +240,64 @@ static char *demo_state(demo_device *d) {
   return text;
 }
 
+/* ------------------------------------------------------------ files */
+
+/* Reads a whole file into a malloc'ed buffer (*len bytes). NULL on error
+ * (message printed). */
+static unsigned char *demo_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *buf = NULL;
+  size_t cap = 0;
+  *len = 0;
+  if (!f) goto fail;
+  for (;;) {
+    if (*len == cap) {
+      size_t ncap = cap ? cap * 2 : 4096;
+      unsigned char *n = realloc(buf, ncap);
+      if (!n) goto fail;
+      buf = n;
+      cap = ncap;
+    }
+    size_t got = fread(buf + *len, 1, cap - *len, f);
+    *len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) goto fail;
+  fclose(f);
+  return buf;
+fail:
+  cli_error("demo", "cannot read %s: %s", path, strerror(errno));
+  if (f) fclose(f);
+  free(buf);
+  return NULL;
+}
+
+/* Checks that files `a` and `b` hold the same bytes; narrates `why`. */
+static void demo_expect_same_bytes(const char *a, const char *b, const char *why) {
+  size_t la = 0, lb = 0;
+  unsigned char *pa = demo_read_file(a, &la), *pb = demo_read_file(b, &lb);
+  int ok = pa && pb && la == lb && memcmp(pa, pb, la) == 0;
+  demo_say("  %s %s\n", ok ? "ok:  " : "FAIL:", why);
+  if (!ok) {
+    cli_error("demo", "%s (%zu bytes) and %s (%zu bytes) differ", a, la, b, lb);
+    demo_failures++;
+  }
+  free(pa);
+  free(pb);
+}
+
+/* Checks where a resolved attachment came from; narrates `why`. */
+static void demo_expect_source(const bl_media_file *f, int want, const char *why) {
+  static const char *const names[] = {"?", "the cache", "a download", "a repair"};
+  int ok = f->source == want;
+  demo_say("  %s %s\n", ok ? "ok:  " : "FAIL:", why);
+  if (!ok) {
+    cli_error("demo", "expected the attachment from %s, got it from %s", names[want],
+              f->source >= 1 && f->source <= 3 ? names[f->source] : "?");
+    demo_failures++;
+  }
+}
+
 /* ------------------------------------------------------------ tables */
 
 static const char *const demo_todos_sql = "SELECT id, title, done FROM todos ORDER BY id";
@@ -296,7 +369,80 @@ static char *demo_t3_version(demo_device *d) {
                     " AND pk = crsql_pack_columns('t3') AND cid = 'title'");
 }
 
-static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
+/*
+ * Steps 3 and 4: A attaches the file `receipt` to todo t1 and syncs (the
+ * bytes are uploaded into `cloud_dir`, the folder behind `cloud`); B syncs (the row arrives, not the bytes), resolves
+ * the attachment (downloaded), and again (from its cache). 0, or -1 when
+ * a call failed (printed); failed checks are counted.
+ */
+static int demo_attachment(demo_device *a, demo_device *b, bl_remote *cloud, const char *cloud_dir,
+                           const char *receipt) {
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  bl_media_file f1 = {0}, f2 = {0};
+  char hash[BL_MEDIA_HASH_LEN + 1];
+  int rc = -1;
+
+  demo_say(
+      "\nStep 3. A attaches a receipt to todo t1: bl_media_add_file hashes the file\n"
+      "        (SHA-256), copies it into A's media cache and inserts a row into\n"
+      "        attachments, the table the schema's '-- media:' line names. A syncs:\n"
+      "        the bytes go to cloud/TodoDemo/media/<2 hex>/<hash>, the row goes\n"
+      "        with A's changeset.\n");
+  if (bl_media_add_file(a->db, receipt, NULL, NULL, hash) != BL_OK) {
+    cli_error("demo", "device A: attach %s: %s", receipt, bl_errmsg(a->db));
+    goto done;
+  }
+  demo_say("  A> bl_media_add_file(\"receipt.txt\") = %.12s...\n", hash);
+  char *sql = sqlite3_mprintf("UPDATE attachments SET todo_id = 't1' WHERE hash = '%s'", hash);
+  if (!sql || demo_exec(a, sql) != 0) {
+    sqlite3_free(sql);
+    goto done;
+  }
+  sqlite3_free(sql);
+  if (demo_sync(a, cloud, &res) != 0) goto done;
+  demo_expect_count("media_uploaded", res.media_uploaded, 1, 0, "A uploaded the receipt.");
+  char *in_cloud = sqlite3_mprintf("%s/TodoDemo/media/%.2s/%s", cloud_dir, hash, hash);
+  struct stat st;
+  int there = in_cloud && stat(in_cloud, &st) == 0;
+  demo_say("  %s The cloud holds it as TodoDemo/media/%.2s/%.12s...\n", there ? "ok:  " : "FAIL:",
+           hash, hash);
+  if (!there) {
+    cli_error("demo", "%s: %s", in_cloud ? in_cloud : "out of memory", strerror(errno));
+    demo_failures++;
+  }
+  sqlite3_free(in_cloud);
+
+  demo_say(
+      "\nStep 4. B syncs: it receives the row, not the bytes (a sync never downloads\n"
+      "        attachments). B opens the attachment with bl_media_resolve: not in\n"
+      "        its cache, so it is downloaded, checked against its hash and cached.\n"
+      "        The second time it comes from B's cache.\n");
+  if (demo_sync(b, cloud, &res) != 0) goto done;
+  demo_expect(b, "SELECT filename || ', ' || mime_type || ', todo ' || todo_id FROM attachments",
+              "receipt.txt, text/plain, todo t1", "B has the attachment's row.");
+  if (bl_media_resolve(b->db, cloud, hash, "receipt.txt", &f1) != BL_OK) {
+    cli_error("demo", "device B: resolve: %s", bl_errmsg(b->db));
+    goto done;
+  }
+  demo_say("  B> bl_media_resolve(%.12s...) = %s\n", hash, f1.path);
+  demo_expect_source(&f1, BL_MEDIA_DOWNLOADED, "B downloaded it into its cache.");
+  if (bl_media_resolve(b->db, cloud, hash, "receipt.txt", &f2) != BL_OK) {
+    cli_error("demo", "device B: resolve: %s", bl_errmsg(b->db));
+    goto done;
+  }
+  demo_expect_source(&f2, BL_MEDIA_FROM_CACHE, "The second time, B read it from its cache.");
+  demo_expect_same_bytes(receipt, f2.path, "B's bytes are identical to the file A attached.");
+  rc = 0;
+
+done:
+  bl_media_file_free(&f1);
+  bl_media_file_free(&f2);
+  bl_sync_result_free(&res);
+  return rc;
+}
+
+static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud, const char *cloud_dir,
+                       const char *receipt) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   int rc = -1;
 
@@ -315,7 +461,9 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
   demo_show(b);
   demo_expect(b, "SELECT count(*) FROM todos", "3", "B has A's three todos.");
 
-  demo_say("\nStep 3. Offline, A renames todo t1 while B marks it done; then both sync.\n");
+  if (demo_attachment(a, b, cloud, cloud_dir, receipt) != 0) goto done;
+
+  demo_say("\nStep 5. Offline, A renames todo t1 while B marks it done; then both sync.\n");
   if (demo_exec(a, "UPDATE todos SET title = 'Buy oat milk' WHERE id = 't1'") != 0 ||
       demo_exec(b, "UPDATE todos SET done = 1 WHERE id = 't1'") != 0 ||
       demo_sync_quiet_result(a, cloud) != 0 || demo_sync_quiet_result(b, cloud) != 0 ||
@@ -328,14 +476,14 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
   demo_expect(b, "SELECT title || ', done=' || done FROM todos WHERE id = 't1'",
               "Buy oat milk, done=1", "B: the same.");
 
-  demo_say("\nStep 4. B deletes todo t2 and syncs; A syncs.\n");
+  demo_say("\nStep 6. B deletes todo t2 and syncs; A syncs.\n");
   if (demo_exec(b, "DELETE FROM todos WHERE id = 't2'") != 0 ||
       demo_sync_quiet_result(b, cloud) != 0 || demo_sync_quiet_result(a, cloud) != 0)
     goto done;
   demo_expect(a, "SELECT count(*) FROM todos WHERE id = 't2'", "0", "t2 is gone on A too.");
 
   demo_say(
-      "\nStep 5. Both edit the title of t3: A twice, B once. Each edit of a cell\n"
+      "\nStep 7. Both edit the title of t3: A twice, B once. Each edit of a cell\n"
       "        raises its col_version; the higher col_version wins, whatever the\n"
       "        order in which the devices sync.\n");
   if (demo_exec(a, "UPDATE todos SET title = 'Fix the bike' WHERE id = 't3'") != 0 ||
@@ -355,7 +503,7 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
               "B takes A's title.");
 
   demo_say(
-      "\nStep 6. A signs out: bl_clear_all_data deletes its todos, their clocks,\n"
+      "\nStep 8. A signs out: bl_clear_all_data deletes its todos, their clocks,\n"
       "        its cursors and account (device id and schema version stay).\n");
   if (bl_clear_all_data(a->db) != BL_OK) {
     cli_error("demo", "device A: clear: %s", bl_errmsg(a->db));
@@ -364,18 +512,22 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud) {
   demo_expect(a, "SELECT count(*) FROM todos", "0", "A's todo list is empty.");
   demo_say(
       "        A signs in again and syncs: its own cursor is 0, so it pulls its own\n"
-      "        folder too, and knows that what it restored is already in the cloud.\n");
+      "        folder too, and knows that what it restored is already in the cloud\n"
+      "        (the receipt's file is there already, so it is not uploaded again).\n");
   if (demo_sync(a, cloud, &res) != 0) goto done;
   demo_expect_count("pulled", res.pulled, 1, 1, "A pulled everything back.");
   demo_expect_count("pushed", res.pushed, 0, 0, "A pushed nothing (pushed = 0).");
+  demo_expect_count("media_uploaded", res.media_uploaded, 0, 0,
+                    "A uploaded no attachment again (media_uploaded = 0).");
   demo_show(a);
 
-  demo_say("\nStep 7. One more sync on each: nothing new anywhere.\n");
+  demo_say("\nStep 9. One more sync on each: nothing new anywhere.\n");
   if (demo_sync(b, cloud, &res) != 0) goto done;
-  long long moved = res.pulled + res.pushed;
+  long long moved = res.pulled + res.pushed + res.media_uploaded + res.media_deleted;
   if (demo_sync(a, cloud, &res) != 0) goto done;
-  moved += res.pulled + res.pushed;
-  demo_expect_count("changes moved", moved, 0, 0, "no change moved.");
+  moved += res.pulled + res.pushed + res.media_uploaded + res.media_deleted;
+  demo_expect_count("changes and attachments moved", moved, 0, 0,
+                    "no change and no attachment moved.");
   rc = 0;
 
 done:
@@ -386,8 +538,10 @@ done:
 static int demo_run(int argc, char **argv) {
   demo_device a = {.name = "A"}, b = {.name = "B"};
   bl_schema *schema = NULL;
+  bl_media_schema *media = NULL;
   bl_remote *cloud = NULL;
-  char *root = NULL, *schema_dir = NULL, *cloud_dir = NULL, *sa = NULL, *sb = NULL;
+  char *root = NULL, *schema_dir = NULL, *cloud_dir = NULL, *receipt = NULL, *sa = NULL,
+       *sb = NULL;
   int rc = CLI_EXIT_FAIL;
 
   for (int i = 1; i < argc; i++) {
@@ -407,12 +561,27 @@ static int demo_run(int argc, char **argv) {
   schema_dir = sqlite3_mprintf("%s/schema", root);
   cloud_dir = sqlite3_mprintf("%s/cloud", root);
   char *schema_file = sqlite3_mprintf("%s/schema/1.sql", root);
+  receipt = sqlite3_mprintf("%s/receipt.txt", root);
   a.path = sqlite3_mprintf("%s/a.db", root);
   b.path = sqlite3_mprintf("%s/b.db", root);
-  int setup = schema_dir && cloud_dir && schema_file && a.path && b.path &&
-              mkdir(schema_dir, 0700) == 0 && mkdir(cloud_dir, 0700) == 0;
+  a.cache = sqlite3_mprintf("%s/cache-a", root);
+  b.cache = sqlite3_mprintf("%s/cache-b", root);
+  int setup = schema_dir && cloud_dir && schema_file && receipt && a.path && b.path && a.cache &&
+              b.cache && mkdir(schema_dir, 0700) == 0 && mkdir(cloud_dir, 0700) == 0;
   if (!setup) cli_error("demo", "cannot set up %s: %s", root, strerror(errno));
   if (setup) setup = demo_write_file(schema_file, demo_schema_sql) == 0;
+  if (setup) {
+    /* The attachment: a small receipt, made up here. */
+    sqlite3_str *r = sqlite3_str_new(NULL);
+    sqlite3_str_appendall(r, "RECEIPT - Corner Bike Shop\n");
+    for (int i = 1; i <= 20; i++)
+      sqlite3_str_appendf(r, "%2d x brake pad, model %03d   %3d.%02d EUR\n", i % 3 + 1, i * 7,
+                          4 + i, (i * 37) % 100);
+    sqlite3_str_appendall(r, "Thank you!\n");
+    char *text = sqlite3_str_finish(r);
+    setup = text && demo_write_file(receipt, text) == 0;
+    sqlite3_free(text);
+  }
   sqlite3_free(schema_file);
   if (!setup) goto done;
 
@@ -425,9 +594,13 @@ static int demo_run(int argc, char **argv) {
     demo_say("                   %.*s\n", (int)(nl - p), p);
   demo_say(
       "  a.db, b.db     the databases of device A and device B\n"
+      "  cache-a/, cache-b/\n"
+      "                 their media caches (attachments by hash)\n"
+      "  receipt.txt    a file A attaches to a todo\n"
       "  cloud/         the shared folder they sync through\n");
 
-  if (bl_schema_from_dir(&schema, schema_dir) != BL_OK) {
+  if (bl_schema_from_dir(&schema, schema_dir) != BL_OK ||
+      bl_media_schema_from_dir(&media, schema_dir) != BL_OK) {
     cli_error("demo", "%s", bl_errmsg(NULL));
     goto done;
   }
@@ -437,6 +610,8 @@ static int demo_run(int argc, char **argv) {
     cfg.schema = schema;
     cfg.database_path = d->path;
     cfg.app_folder_name = "TodoDemo";
+    cfg.media = media;
+    cfg.media_cache_dir = d->cache;
     if (bl_open(&d->db, &cfg) != BL_OK) {
       cli_error("demo", "device %s: %s", d->name, bl_errmsg(NULL));
       goto done;
@@ -448,7 +623,7 @@ static int demo_run(int argc, char **argv) {
     goto done;
   }
 
-  if (demo_script(&a, &b, cloud) != 0) goto done;
+  if (demo_script(&a, &b, cloud, cloud_dir, receipt) != 0) goto done;
 
   demo_say("\nFinally, side by side:\n");
   demo_side_by_side(&a, &b);
@@ -463,7 +638,7 @@ static int demo_run(int argc, char **argv) {
     cli_error("demo", "%d check%s failed", demo_failures, demo_failures == 1 ? "" : "s");
     goto done;
   }
-  printf("%sConverged: devices A and B hold identical todos and CRDT metadata.\n",
+  printf("%sConverged: devices A and B hold identical todos, attachments and CRDT metadata.\n",
          demo_quiet ? "" : "\n");
   rc = CLI_EXIT_OK;
 
@@ -474,9 +649,13 @@ done:
   bl_close(a.db);
   bl_close(b.db);
   bl_schema_free(schema);
+  bl_media_schema_free(media);
   demo_rm_tree(root);
   sqlite3_free(a.path);
   sqlite3_free(b.path);
+  sqlite3_free(a.cache);
+  sqlite3_free(b.cache);
+  sqlite3_free(receipt);
   sqlite3_free(schema_dir);
   sqlite3_free(cloud_dir);
   sqlite3_free(root);

@@ -21,7 +21,7 @@
 #include "cli.h"
 
 static const char exec_usage[] =
-    "usage: backless exec --db FILE [--json] [--schema DIR] SQL [SQL ...]\n"
+    "usage: backless exec --db FILE [--json] [--schema DIR] [--media-cache DIR] SQL [SQL ...]\n"
     "\n"
     "Runs every SQL argument (each may hold several statements separated by\n"
     "';') in ONE transaction: either all of it is applied or, on the first\n"
@@ -46,6 +46,9 @@ static const char exec_usage[] =
     "  --schema DIR  use (and remember) this schema folder instead of the\n"
     "                stored one\n"
     "  --            what follows is SQL even if it starts with '-'\n"
+    "  --media-cache DIR\n"
+    "                the attachments cache (default: $BACKLESS_MEDIA_CACHE, else\n"
+    "                $XDG_CACHE_HOME/backless/media or ~/.cache/backless/media)\n"
     "  -h, --help    show this help\n"
     "\n"
     "Example:\n"

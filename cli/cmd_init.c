@@ -13,13 +13,15 @@
 #include "cli.h"
 
 static const char init_usage[] =
-    "usage: backless init --db FILE --schema DIR [--app-folder NAME]\n"
+    "usage: backless init --db FILE --schema DIR [--app-folder NAME] [--media-cache DIR]\n"
     "\n"
     "Creates the database FILE, or opens an existing one and migrates it, from\n"
     "the schema folder DIR: 1.sql, 2.sql, ... N.sql (no gaps). A new database\n"
     "runs them all in order; an older one runs the ones it has not run yet.\n"
     "A line '-- sync: t1, t2' in any file declares the tables that sync; they\n"
-    "must exist and have a NOT NULL primary key.\n"
+    "must exist and have a NOT NULL primary key. A line '-- media: TABLE(HASH_COL\n"
+    "[, FILENAME_COL[, MIME_COL]])' declares a table of attachments (see\n"
+    "'backless media --help').\n"
     "\n"
     "The absolute path of DIR and the app folder name are stored in the\n"
     "database, so the other commands need only --db (and pick up new N.sql\n"
@@ -30,9 +32,11 @@ static const char init_usage[] =
     "  --schema DIR       the folder of numbered SQL files\n"
     "  --app-folder NAME  the folder inside the remote that holds this app's\n"
     "                     data (default: the stored name, else Backless)\n"
+    CLI_MEDIA_CACHE_HELP
     "  -h, --help         show this help\n"
     "\n"
-    "Prints the device id, the schema version and the synced tables.\n";
+    "Prints the device id, the schema version, the synced tables and, when the\n"
+    "schema declares attachments, the media cache dir.\n";
 
 /* Removes a database file and the journal files SQLite may have left. */
 static void init_remove(const char *path) {
@@ -74,6 +78,7 @@ static int init_run(int argc, char **argv) {
   for (size_t i = 0; i < d.schema->synced_tables_count; i++)
     printf("%s%s", i ? ", " : "", d.schema->synced_tables[i]);
   printf("%s\n", d.schema->synced_tables_count ? "" : "(none)");
+  if (d.media) printf("  media cache     %s\n", bl_media_cache_dir(d.db));
   cli_db_close(&d);
   return CLI_EXIT_OK;
 }

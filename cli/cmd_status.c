@@ -20,6 +20,7 @@
 
 static const char status_usage[] =
     "usage: backless status --db FILE [--remote URL [--token-cmd CMD]] [--json] [--schema DIR]\n"
+    "                       [--media-cache DIR]\n"
     "\n"
     "Shows the device id, the schema version and folder, the app folder, the\n"
     "synced tables, the current db_version and the one last pushed, how many\n"
@@ -37,6 +38,9 @@ static const char status_usage[] =
     "  --token-cmd CMD  cloud remotes: a command printing an access token\n"
     "  --json        print one JSON object instead of text\n"
     "  --schema DIR  use (and remember) this schema folder\n"
+    "  --media-cache DIR\n"
+    "                the attachments cache (default: $BACKLESS_MEDIA_CACHE, else\n"
+    "                $XDG_CACHE_HOME/backless/media or ~/.cache/backless/media)\n"
     "  -h, --help    show this help\n";
 
 /* ------------------------------------------------------------ SQL helpers */

@@ -19,11 +19,18 @@ static const char sync_usage[] =
     "usage: backless sync --db FILE --remote URL [--json] [--pull-only | --push-only]\n"
     "                     [--token-cmd CMD] [--snapshot-threshold N] [--snapshot-grace N]\n"
     "                     [--on-mismatch abort|skip|drop|compatible] [--schema DIR]\n"
+    "                     [--media-cache DIR] [--media-gc-grace N]\n"
     "\n"
     "Pulls what the other devices pushed to the remote since the last sync and\n"
     "merges it (CRDT: last writer wins per column), then pushes this device's\n"
     "new changes as one changeset file. Every N pushes a snapshot is written,\n"
     "and the changesets it covers are deleted a grace of pushes later.\n"
+    "\n"
+    "When the schema folder declares attachments (a line '-- media: TABLE(HASH_COL\n"
+    "[, FILENAME_COL[, MIME_COL]])', see 'backless media --help'), the sync also\n"
+    "uploads the attachments not uploaded yet (before the push) and, after a\n"
+    "pull without errors, deletes from the remote the attachments no device\n"
+    "refers to any more. Nothing is downloaded: 'backless media get' does that.\n"
     "\n"
     "URL: a local folder, '/path' or 'file:///path' (it must exist; a folder\n"
     "kept in sync by Dropbox, Syncthing, Nextcloud or a network share works);\n"
@@ -43,11 +50,20 @@ static const char sync_usage[] =
     "                           abort the sync (default), skip that device until\n"
     "                           the next sync, drop such changesets, or apply the\n"
     "                           compatible part (columns and tables known here)\n"
+    "  --media-gc-grace N       delete an attachment no device refers to only\n"
+    "                           after every other device pushed N times since\n"
+    "                           this one saw it unreferenced (default 2)\n"
     "  --schema DIR             use (and remember) this schema folder\n"
+    "  --media-cache DIR        the attachments cache of this database (default:\n"
+    "                           $BACKLESS_MEDIA_CACHE, else the library's:\n"
+    "                           $XDG_CACHE_HOME/backless/media, else\n"
+    "                           ~/.cache/backless/media); use the same one for\n"
+    "                           every command on a database\n"
     "  -h, --help               show this help\n"
     "\n"
     "Prints 'pulled N changes (F files), pushed N changes (F files)', the HTTP\n"
-    "requests made (cloud remotes), then one line per warning or error. --json\n"
+    "requests made (cloud remotes), 'media: uploaded N attachments, deleted M'\n"
+    "when either is not zero, then one line per warning or error. --json\n"
     "prints {pulled, pushed, files_pulled, files_pushed, media_uploaded,\n"
     "media_deleted, requests, warnings, errors}. Exit status: 0, or 1 when the\n"
     "result holds errors (the devices without errors were still synced).\n"
@@ -77,28 +93,38 @@ static json_t *sync_json_issues(const bl_sync_issue *v, size_t n) {
   return a;
 }
 
+void cli_sync_print_text(const bl_sync_result *r, uint64_t requests) {
+  printf("pulled %lld change%s (%lld file%s), pushed %lld change%s (%lld file%s)\n",
+         (long long)r->pulled, r->pulled == 1 ? "" : "s", (long long)r->files_pulled,
+         r->files_pulled == 1 ? "" : "s", (long long)r->pushed, r->pushed == 1 ? "" : "s",
+         (long long)r->files_pushed, r->files_pushed == 1 ? "" : "s");
+  if (requests)
+    printf("%llu HTTP request%s\n", (unsigned long long)requests, requests == 1 ? "" : "s");
+  if (r->media_uploaded || r->media_deleted)
+    printf("media: uploaded %lld attachment%s, deleted %lld\n", (long long)r->media_uploaded,
+           r->media_uploaded == 1 ? "" : "s", (long long)r->media_deleted);
+  sync_print_issues("warning", r->warnings, r->warnings_count);
+  sync_print_issues("error", r->errors, r->errors_count);
+}
+
+json_t *cli_sync_json(const bl_sync_result *r, uint64_t requests) {
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled,
+                   "pushed", (json_int_t)r->pushed, "files_pulled", (json_int_t)r->files_pulled,
+                   "files_pushed", (json_int_t)r->files_pushed, "media_uploaded",
+                   (json_int_t)r->media_uploaded, "media_deleted", (json_int_t)r->media_deleted,
+                   "requests", (json_int_t)requests, "warnings",
+                   sync_json_issues(r->warnings, r->warnings_count), "errors",
+                   sync_json_issues(r->errors, r->errors_count));
+}
+
 /* Prints `r` and the request count to stdout. Returns 0, or -1 when out
  * of memory. */
 static int sync_print(const bl_sync_result *r, uint64_t requests, int json) {
   if (!json) {
-    printf("pulled %lld change%s (%lld file%s), pushed %lld change%s (%lld file%s)\n",
-           (long long)r->pulled, r->pulled == 1 ? "" : "s", (long long)r->files_pulled,
-           r->files_pulled == 1 ? "" : "s", (long long)r->pushed, r->pushed == 1 ? "" : "s",
-           (long long)r->files_pushed, r->files_pushed == 1 ? "" : "s");
-    if (requests) printf("%llu HTTP request%s\n", (unsigned long long)requests, requests == 1 ? "" : "s");
-    if (r->media_uploaded || r->media_deleted)
-      printf("media: %lld uploaded, %lld deleted\n", (long long)r->media_uploaded,
-             (long long)r->media_deleted);
-    sync_print_issues("warning", r->warnings, r->warnings_count);
-    sync_print_issues("error", r->errors, r->errors_count);
+    cli_sync_print_text(r, requests);
     return 0;
   }
-  json_t *o = json_pack(
-      "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pulled", (json_int_t)r->pulled, "pushed",
-      (json_int_t)r->pushed, "files_pulled", (json_int_t)r->files_pulled, "files_pushed",
-      (json_int_t)r->files_pushed, "media_uploaded", (json_int_t)r->media_uploaded, "media_deleted",
-      (json_int_t)r->media_deleted, "requests", (json_int_t)requests, "warnings", sync_json_issues(r->warnings, r->warnings_count),
-      "errors", sync_json_issues(r->errors, r->errors_count));
+  json_t *o = cli_sync_json(r, requests);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (!text) return -1;
@@ -124,7 +150,8 @@ static int sync_run(int argc, char **argv) {
   cli_db d = {0};
   bl_remote *remote = NULL;
   bl_sync_result res = BL_SYNC_RESULT_INIT;
-  const char *url = NULL, *threshold = NULL, *grace = NULL, *mismatch = NULL, *token_cmd = NULL;
+  const char *url = NULL, *threshold = NULL, *grace = NULL, *mismatch = NULL, *token_cmd = NULL,
+             *media_grace = NULL;
   int json = 0, pull_only = 0, push_only = 0, rc;
 
   for (int i = 1; i < argc; i++) {
@@ -146,6 +173,7 @@ static int sync_run(int argc, char **argv) {
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-threshold", &threshold);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-grace", &grace);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--on-mismatch", &mismatch);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--media-gc-grace", &media_grace);
     if (m < 0) return CLI_EXIT_USAGE;
     if (m == 0)
       return cli_usage_error("sync", "%s '%s'",
@@ -166,6 +194,12 @@ static int sync_run(int argc, char **argv) {
     if (cli_parse_int(grace, 1, INT_MAX, &v) != 0)
       return cli_usage_error("sync", "--snapshot-grace wants a number >= 1, not '%s'", grace);
     opt.snapshot_grace = (int)v;
+  }
+  if (media_grace) {
+    if (cli_parse_int(media_grace, 1, INT_MAX, &v) != 0)
+      return cli_usage_error("sync", "--media-gc-grace wants a number >= 1, not '%s'",
+                             media_grace);
+    opt.media_gc_grace = (int)v;
   }
   if (mismatch) {
     size_t k, n = sizeof sync_mismatch_names / sizeof sync_mismatch_names[0];

@@ -10,6 +10,11 @@
  * files. `--schema DIR` on any command overrides the stored dir and
  * replaces it.
  *
+ * Media: a `-- media: TABLE(HASH[, FILENAME[, MIME]])` line in the schema
+ * dir gives the database the library's built-in media schema. The cache
+ * dir is not stored: it comes from --media-cache, else
+ * $BACKLESS_MEDIA_CACHE, else the library's default, on every command.
+ *
  * Divided into: the read-only probe, writing the keys, cli_db_open, and
  * opening a remote.
  */
@@ -35,6 +40,11 @@ static char *open_strdup(const char *s) {
 int cli_db_option(const char *command, int argc, char **argv, int *i, cli_db_options *opt) {
   int m = cli_opt_value(command, argc, argv, i, "--db", &opt->path);
   if (m == 0) m = cli_opt_value(command, argc, argv, i, "--schema", &opt->schema_dir);
+  if (m == 0) m = cli_opt_value(command, argc, argv, i, "--media-cache", &opt->media_cache);
+  if (m > 0 && opt->media_cache && !*opt->media_cache) {
+    cli_usage_error(command, "--media-cache wants a directory, not ''");
+    return -1;
+  }
   return m;
 }
 
@@ -242,8 +252,21 @@ int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out) {
     cli_error(command, "%s", bl_errmsg(NULL));
     goto done;
   }
+  int mrc = bl_media_schema_from_dir(&out->media, out->schema_dir);
+  if (mrc != BL_OK && mrc != BL_ENOTFOUND) {
+    cli_error(command, "%s", bl_errmsg(NULL));
+    goto done;
+  }
+  const char *cache = opt->media_cache;
+  if (!cache) {
+    cache = getenv("BACKLESS_MEDIA_CACHE");
+    if (cache && !*cache) cache = NULL;
+  }
   bl_config cfg = BL_CONFIG_INIT;
   cfg.schema = out->schema;
+  cfg.media = out->media;
+  cfg.media_cache_dir = cache;
+  cfg.media_gc_grace = opt->media_gc_grace;
   cfg.database_path = opt->path;
   cfg.app_folder_name = out->app_folder;
   cfg.version_mismatch = opt->mismatch;
@@ -269,6 +292,7 @@ done:
 void cli_db_close(cli_db *d) {
   bl_close(d->db);
   bl_schema_free(d->schema);
+  bl_media_schema_free(d->media);
   free(d->schema_dir);
   free(d->app_folder);
   memset(d, 0, sizeof *d);
