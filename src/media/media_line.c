@@ -103,8 +103,7 @@ int bl__media_parse_line(const char *line, size_t len, bl__media_line *out, char
     snprintf(err, errsize, "',' or ')' was expected after a column name");
     return -1;
   }
-  line_blanks(&c);
-  while (c.p < c.end && *c.p == '\r') c.p++;
+  while (c.p < c.end && (*c.p == ' ' || *c.p == '\t' || *c.p == '\r')) c.p++;
   if (c.p != c.end) {
     snprintf(err, errsize, "unexpected text after ')'");
     return -1;
