@@ -1,0 +1,803 @@
+/*
+ * media_helpers.c — see media_helpers.h.
+ *
+ * Divided into: the WebDAV server and environments; the schemas (test
+ * tables, the hand-written media schema); devices; files and SHA-256;
+ * the cloud; results and recorded writes.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "media_helpers.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "servers/server_proc.h"
+
+#define MH_USER "user"
+#define MH_PASS "pass"
+
+/* ------------------------------------------------- server and environments */
+
+static server_proc mh_server;
+static int mh_server_state; /* 0 not tried, 1 running, -1 failed */
+
+static void mh_server_stop(void) {
+  if (mh_server_state == 1) server_stop(&mh_server);
+  mh_server_state = 0;
+}
+
+static server_proc *mh_get_server(void) {
+  if (mh_server_state == 0) {
+    int rc = server_start_rclone_webdav(&mh_server, MH_USER, MH_PASS);
+    if (rc == 1)
+      fprintf(stderr, "  FAILURE: rclone is not installed (scripts/install-deps.sh installs it; "
+                      "the WebDAV cases need `rclone serve webdav`)\n");
+    mh_server_state = rc == 0 ? 1 : -1;
+    if (rc == 0) atexit(mh_server_stop);
+  }
+  return mh_server_state == 1 ? &mh_server : NULL;
+}
+
+static int mh_rmtree_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  if (flag == FTW_D || flag == FTW_DP) chmod(p, 0700);
+  return remove(p);
+}
+
+char *mh_path(mh_env *e, const char *name) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/%s", e->tmp, name) < 0) exit(2);
+  return p;
+}
+
+int mh_env_open(mh_env *e, int backend) {
+  static unsigned collections;
+  memset(e, 0, sizeof *e);
+  e->backend = backend;
+  const char *base = getenv("TMPDIR");
+  if (asprintf(&e->tmp, "%s/bl-media-XXXXXX", base && *base ? base : "/tmp") < 0) exit(2);
+  if (!mkdtemp(e->tmp)) {
+    perror("mkdtemp");
+    exit(2);
+  }
+  if (backend == MH_FOLDER) {
+    char *cloud = mh_path(e, "cloud");
+    if (mkdir(cloud, 0700) != 0) exit(2);
+    e->cloud_url = cloud;
+  } else {
+    server_proc *s = mh_get_server();
+    if (!s) return -1;
+    char name[32];
+    snprintf(name, sizeof name, "m%u", ++collections);
+    if (asprintf(&e->cloud_url, "webdav://%s:%s@127.0.0.1:%d/", MH_USER, MH_PASS, s->port) < 0)
+      exit(2);
+    bl_remote *root = mh_env_remote(e);
+    if (!root) return -1;
+    int rc = bl_remote_mkdir(root, name);
+    if (rc != BL_OK) fprintf(stderr, "  mkdir %s: %s\n", name, bl_remote_errmsg(root));
+    bl_remote_free(root);
+    if (rc != BL_OK) return -1;
+    free(e->cloud_url);
+    if (asprintf(&e->cloud_url, "webdav://%s:%s@127.0.0.1:%d/%s", MH_USER, MH_PASS, s->port,
+                 name) < 0)
+      exit(2);
+  }
+  e->probe = mh_env_remote(e);
+  return e->probe ? 0 : -1;
+}
+
+bl_remote *mh_env_remote(mh_env *e) {
+  bl_remote *r = NULL;
+  int rc = e->backend == MH_FOLDER ? bl_remote_folder(&r, e->cloud_url)
+                                   : bl_remote_open(&r, e->cloud_url);
+  if (rc != BL_OK) {
+    fprintf(stderr, "  opening the remote %s: %s\n", e->cloud_url, bl_remote_errmsg(NULL));
+    return NULL;
+  }
+  return r;
+}
+
+void mh_env_close(mh_env *e) {
+  while (e->ndevs > 0) mh_dev_close(e->devs[e->ndevs - 1]);
+  bl_remote_free(e->probe);
+  if (e->tmp && !getenv("BL_TEST_KEEP")) nftw(e->tmp, mh_rmtree_one, 16, FTW_DEPTH | FTW_PHYS);
+  free(e->tmp);
+  free(e->cloud_url);
+  memset(e, 0, sizeof *e);
+}
+
+void mh_run(int backend, const char *name, void (*body)(mh_env *e)) {
+  mh_env e;
+  printf("-- %s [%s]\n", name, backend == MH_FOLDER ? "folder" : "webdav");
+  fflush(stdout);
+  if (mh_env_open(&e, backend) != 0) {
+    fprintf(stderr, "  %s: the environment could not be set up\n", name);
+    bl_test_failed_checks++;
+  } else {
+    body(&e);
+  }
+  mh_env_close(&e);
+}
+
+void mh_step(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("   . ", stdout);
+  vprintf(fmt, ap);
+  fputc('\n', stdout);
+  va_end(ap);
+  fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ schemas */
+
+static const char *const mh_tables[] = {"attachments", "notes"};
+
+static int mh_create(sqlite3 *db, void *p) {
+  (void)p;
+  return sqlite3_exec(db,
+                      "CREATE TABLE attachments (id TEXT PRIMARY KEY NOT NULL, hash TEXT,"
+                      " filename TEXT, mime_type TEXT);"
+                      "CREATE TABLE notes (id TEXT PRIMARY KEY NOT NULL, body TEXT);"
+                      "CREATE TABLE _media_status (hash TEXT PRIMARY KEY, uploaded INTEGER);"
+                      "CREATE TABLE _media_src (hash TEXT PRIMARY KEY, path TEXT, how TEXT);",
+                      NULL, NULL, NULL);
+}
+
+/* Sign-out clears the application's own upload marks too. */
+static int mh_clear(sqlite3 *db, void *p) {
+  (void)p;
+  return sqlite3_exec(db,
+                      "DELETE FROM attachments; DELETE FROM notes; DELETE FROM _media_status;"
+                      " DELETE FROM _media_src;",
+                      NULL, NULL, NULL);
+}
+
+static const bl_schema mh_schema = {BL_SCHEMA_VERSION, 1, mh_tables, 2, mh_create, NULL, mh_clear,
+                                    NULL};
+
+const bl_schema *mh_schema_get(void) { return &mh_schema; }
+
+/* The hand-written media schema, as the seed's README example: an
+ * _media_status table of upload marks; the bytes of each item come as a
+ * path, through a reader, or from the cache, as _media_src says. */
+typedef struct mh_cs_row {
+  char *hash, *filename, *mime, *path, *how;
+} mh_cs_row;
+
+static char *mh_dup_col(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+static long long mh_cs_read(void *buf, size_t size, void *payload) {
+  FILE *f = payload;
+  size_t n = fread(buf, 1, size, f);
+  if (n == 0 && ferror(f)) return -1;
+  return (long long)n;
+}
+
+static int mh_cs_unuploaded(sqlite3 *db, bl_media_item_fn emit, void *ctx, void *payload) {
+  mh_dev *d = payload;
+  d->cs_unuploaded_calls++;
+  sqlite3_stmt *st = NULL;
+  mh_cs_row *rows = NULL;
+  size_t n = 0;
+  int rc = 0;
+  /* Collected first: no statement stays open while the library works. */
+  if (sqlite3_prepare_v2(db,
+                         "SELECT a.hash, min(a.filename), min(a.mime_type), s.path, s.how"
+                         " FROM attachments a LEFT JOIN _media_src s ON s.hash = a.hash"
+                         " WHERE a.hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _media_status m"
+                         "   WHERE m.hash = a.hash AND m.uploaded = 1)"
+                         " GROUP BY a.hash",
+                         -1, &st, NULL) != SQLITE_OK)
+    return 1;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    rows = realloc(rows, (n + 1) * sizeof *rows);
+    if (!rows) exit(2);
+    rows[n].hash = mh_dup_col(st, 0);
+    rows[n].filename = mh_dup_col(st, 1);
+    rows[n].mime = mh_dup_col(st, 2);
+    rows[n].path = mh_dup_col(st, 3);
+    rows[n].how = mh_dup_col(st, 4);
+    n++;
+  }
+  sqlite3_finalize(st);
+  for (size_t i = 0; i < n; i++) {
+    bl_media_item it = {rows[i].hash, rows[i].filename, rows[i].mime, NULL, NULL, NULL};
+    FILE *f = NULL;
+    if (rc == 0 && rows[i].how && strcmp(rows[i].how, "read") == 0) {
+      f = fopen(rows[i].path, "rb");
+      if (f) {
+        it.read = mh_cs_read;
+        it.read_payload = f;
+        d->cs_read_calls++;
+      }
+    } else if (rows[i].how && strcmp(rows[i].how, "path") == 0) {
+      it.path = rows[i].path;
+    }
+    if (rc == 0) rc = emit(&it, ctx);
+    if (f) fclose(f);
+    free(rows[i].hash), free(rows[i].filename), free(rows[i].mime), free(rows[i].path),
+        free(rows[i].how);
+  }
+  free(rows);
+  return rc;
+}
+
+static int mh_cs_all_hashes(sqlite3 *db, bl_media_hash_fn emit, void *ctx, void *payload) {
+  mh_dev *d = payload;
+  d->cs_all_hashes_calls++;
+  sqlite3_stmt *st = NULL;
+  char **hashes = NULL;
+  size_t n = 0;
+  int rc = 0;
+  if (sqlite3_prepare_v2(db, "SELECT hash FROM attachments WHERE hash IS NOT NULL", -1, &st,
+                         NULL) != SQLITE_OK)
+    return 1;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    hashes = realloc(hashes, (n + 1) * sizeof *hashes);
+    if (!hashes) exit(2);
+    hashes[n++] = mh_dup_col(st, 0);
+  }
+  sqlite3_finalize(st);
+  for (size_t i = 0; i < n; i++) {
+    if (rc == 0) rc = emit(hashes[i], ctx);
+    free(hashes[i]);
+  }
+  free(hashes);
+  return rc;
+}
+
+static int mh_cs_mark(sqlite3 *db, const char *hash, void *payload) {
+  mh_dev *d = payload;
+  d->cs_marks++;
+  char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO _media_status VALUES (%Q, 1)", hash);
+  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_free(sql);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ devices */
+
+mh_dev *mh_dev_new(mh_env *e, const char *name, const mh_opts *o) {
+  if (e->ndevs == MH_MAX_DEVS) exit(2);
+  mh_dev *d = calloc(1, sizeof *d);
+  if (!d) exit(2);
+  d->env = e;
+  snprintf(d->name, sizeof d->name, "%s", name);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s.db", name);
+  d->db_path = mh_path(e, buf);
+  snprintf(buf, sizeof buf, "%s-cache", name);
+  d->cache_dir = o && o->cache_dir ? strdup(o->cache_dir) : mh_path(e, buf);
+  if (!d->cache_dir) exit(2);
+  e->devs[e->ndevs++] = d;
+
+  bl_config c = BL_CONFIG_INIT;
+  c.schema = &mh_schema;
+  c.database_path = d->db_path;
+  c.media_cache_dir = d->cache_dir;
+  c.media_gc_grace = o ? o->grace : 0;
+  if (o && o->custom) {
+    bl_media_schema ms = BL_MEDIA_SCHEMA_INIT;
+    ms.unuploaded = mh_cs_unuploaded;
+    ms.all_hashes = mh_cs_all_hashes;
+    ms.mark_uploaded = mh_cs_mark;
+    ms.payload = d;
+    d->custom = ms;
+    c.media = &d->custom;
+  } else {
+    int rc = bl_media_schema_table(&d->builtin, "attachments", "hash", "filename", "mime_type");
+    if (rc != BL_OK) {
+      fprintf(stderr, "  bl_media_schema_table: %d %s\n", rc, bl_errmsg(NULL));
+      bl_test_failed_checks++;
+      return NULL;
+    }
+    c.media = d->builtin;
+  }
+  int rc = bl_open(&d->db, &c);
+  if (rc != BL_OK) {
+    fprintf(stderr, "  bl_open(%s): %d %s\n", d->db_path, rc, bl_errmsg(NULL));
+    bl_test_failed_checks++;
+    return NULL;
+  }
+  d->inner = mh_env_remote(e);
+  if (!d->inner || bl__remote_fault_new(&d->remote, d->inner) != BL_OK) {
+    bl_test_failed_checks++;
+    return NULL;
+  }
+  return d;
+}
+
+void mh_dev_close(mh_dev *d) {
+  if (!d) return;
+  mh_env *e = d->env;
+  for (int i = 0; i < e->ndevs; i++)
+    if (e->devs[i] == d) {
+      e->devs[i] = e->devs[--e->ndevs];
+      break;
+    }
+  bl_remote_free(d->remote);
+  bl_remote_free(d->inner);
+  bl_close(d->db);
+  bl_media_schema_free(d->builtin);
+  free(d->db_path);
+  free(d->cache_dir);
+  free(d);
+}
+
+void mh_print_result(const char *who, int rc, const bl_sync_result *r) {
+  fprintf(stderr, "    sync %s: rc=%d pulled=%lld pushed=%lld media_uploaded=%lld media_deleted=%lld\n",
+          who, rc, (long long)r->pulled, (long long)r->pushed, (long long)r->media_uploaded,
+          (long long)r->media_deleted);
+  for (size_t i = 0; i < r->warnings_count; i++)
+    fprintf(stderr, "      warning %s: %s\n", bl_sync_code_name(r->warnings[i].code),
+            r->warnings[i].message);
+  for (size_t i = 0; i < r->errors_count; i++)
+    fprintf(stderr, "      error %s: %s\n", bl_sync_code_name(r->errors[i].code),
+            r->errors[i].message);
+}
+
+int mh_sync(mh_dev *d, bl_sync_result *res) {
+  bl_sync_result_free(res);
+  int rc = bl_sync(d->db, d->remote, res);
+  if (getenv("BL_TEST_VERBOSE")) mh_print_result(d->name, rc, res);
+  return rc;
+}
+
+void mh_edit(mh_dev *d) {
+  char *sql = sqlite3_mprintf("INSERT INTO notes VALUES ('%q-%d', 'edit')", d->name, ++d->edits);
+  mh_exec(d, sql);
+  sqlite3_free(sql);
+}
+
+int mh_edit_sync(mh_dev *d, bl_sync_result *res) {
+  mh_edit(d);
+  int rc = mh_sync(d, res);
+  if (rc != BL_OK || res->pushed < 1) {
+    fprintf(stderr, "  edit + sync of %s failed or pushed nothing\n", d->name);
+    mh_print_result(d->name, rc, res);
+    bl_test_failed_checks++;
+  }
+  return rc;
+}
+
+int mh_attach(mh_dev *d, const char *path, char out[BL_MEDIA_HASH_LEN + 1]) {
+  int rc = bl_media_add_file(d->db, path, NULL, NULL, out);
+  if (rc != BL_OK) fprintf(stderr, "  bl_media_add_file(%s): %d %s\n", path, rc, bl_errmsg(d->db));
+  return rc;
+}
+
+void mh_insert_row(mh_dev *d, const char *hash, const char *filename) {
+  char *sql = sqlite3_mprintf("INSERT INTO attachments VALUES ('%q-row-%d', %Q, %Q, NULL)",
+                              d->name, ++d->rows, hash, filename);
+  mh_exec(d, sql);
+  sqlite3_free(sql);
+}
+
+void mh_delete_rows(mh_dev *d, const char *hash) {
+  char *sql = sqlite3_mprintf("DELETE FROM attachments WHERE hash = %Q", hash);
+  mh_exec(d, sql);
+  sqlite3_free(sql);
+}
+
+int mh_count_rows(mh_dev *d, const char *hash) {
+  char *sql = hash ? sqlite3_mprintf("SELECT count(*) FROM attachments WHERE hash = %Q", hash)
+                   : sqlite3_mprintf("SELECT count(*) FROM attachments");
+  int n = (int)mh_int(d, sql);
+  sqlite3_free(sql);
+  return n;
+}
+
+void mh_exec(mh_dev *d, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(bl_sqlite(d->db), sql, NULL, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "mh_exec(%s): %s\n", sql, err);
+    exit(2);
+  }
+}
+
+int64_t mh_int(mh_dev *d, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(bl_sqlite(d->db), sql, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "mh_int(%s): %s\n", sql, sqlite3_errmsg(bl_sqlite(d->db)));
+    exit(2);
+  }
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+void mh_custom_attach(mh_dev *d, const char *path, const char *how,
+                      char out[BL_MEDIA_HASH_LEN + 1]) {
+  if (mh_sha256_file(path, out) != 0) exit(2);
+  const char *slash = strrchr(path, '/');
+  mh_insert_row(d, out, slash ? slash + 1 : path);
+  char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO _media_src VALUES (%Q, %Q, %Q)", out, path, how);
+  mh_exec(d, sql);
+  sqlite3_free(sql);
+}
+
+int mh_custom_uploaded(mh_dev *d, const char *hash) {
+  char *sql = sqlite3_mprintf("SELECT count(*) FROM _media_status WHERE hash = %Q AND uploaded = 1", hash);
+  int n = (int)mh_int(d, sql);
+  sqlite3_free(sql);
+  return n > 0;
+}
+
+int mh_resolve(mh_dev *d, const char *hash, bl_media_file *out) {
+  memset(out, 0, sizeof *out);
+  return bl_media_resolve(d->db, d->remote, hash, NULL, out);
+}
+
+int mh_resolve_check(mh_dev *d, const char *hash, const char *original, int want_source) {
+  bl_media_file f;
+  int ok = 1;
+  int rc = mh_resolve(d, hash, &f);
+  if (rc != BL_OK) {
+    fprintf(stderr, "  resolve on %s: %d %s\n", d->name, rc, bl_errmsg(d->db));
+    ok = 0;
+  } else {
+    struct stat sb;
+    if (f.source != want_source) {
+      fprintf(stderr, "  resolve on %s: source %d, expected %d\n", d->name, f.source, want_source);
+      ok = 0;
+    }
+    if (!f.path || !mh_files_equal(f.path, original)) {
+      fprintf(stderr, "  resolve on %s: %s does not hold the bytes of %s\n", d->name,
+              f.path ? f.path : "(null)", original);
+      ok = 0;
+    }
+    if (stat(original, &sb) != 0 || f.size != (int64_t)sb.st_size) {
+      fprintf(stderr, "  resolve on %s: size %lld\n", d->name, (long long)f.size);
+      ok = 0;
+    }
+  }
+  bl_media_file_free(&f);
+  if (!ok) bl_test_failed_checks++;
+  return ok;
+}
+
+int mh_cached(mh_dev *d, const char *hash) {
+  char *p = NULL;
+  int rc = bl_media_cache_get(d->db, hash, &p);
+  free(p);
+  return rc == BL_OK;
+}
+
+static const char *mh_walk_needle;
+static int mh_walk_hits;
+
+static int mh_walk_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  if (flag != FTW_F) return 0;
+  if (!mh_walk_needle || strstr(p + ftw->base, mh_walk_needle)) mh_walk_hits++;
+  return 0;
+}
+
+static int mh_walk(const char *dir, const char *needle) {
+  mh_walk_needle = needle;
+  mh_walk_hits = 0;
+  nftw(dir, mh_walk_one, 16, FTW_PHYS);
+  return mh_walk_hits;
+}
+
+int mh_cache_has_file(mh_dev *d, const char *hash) { return mh_walk(d->cache_dir, hash) > 0; }
+int mh_count_files(const char *dir) { return mh_walk(dir, NULL); }
+
+uint64_t mh_calls(mh_dev *d, bl__fault_op op) { return bl__fault_calls(d->remote, op); }
+uint64_t mh_requests(mh_dev *d) { return bl_remote_request_count(d->remote); }
+
+/* ---------------------------------------------------------------- SHA-256 */
+
+typedef struct mh_sha {
+  uint32_t h[8];
+  uint64_t len;
+  unsigned char buf[64];
+  size_t n;
+} mh_sha;
+
+static const uint32_t mh_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+#define MH_ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void mh_sha_block(mh_sha *s, const unsigned char *p) {
+  uint32_t w[64], a, b, c, d, e, f, g, h;
+  for (int i = 0; i < 16; i++)
+    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 |
+           p[4 * i + 3];
+  for (int i = 16; i < 64; i++) {
+    uint32_t s0 = MH_ROR(w[i - 15], 7) ^ MH_ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    uint32_t s1 = MH_ROR(w[i - 2], 17) ^ MH_ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+  e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+  for (int i = 0; i < 64; i++) {
+    uint32_t t1 = h + (MH_ROR(e, 6) ^ MH_ROR(e, 11) ^ MH_ROR(e, 25)) + ((e & f) ^ (~e & g)) +
+                  mh_k[i] + w[i];
+    uint32_t t2 = (MH_ROR(a, 2) ^ MH_ROR(a, 13) ^ MH_ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+    h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+  }
+  s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
+  s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
+}
+
+static void mh_sha_init(mh_sha *s) {
+  static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  memcpy(s->h, h0, sizeof h0);
+  s->len = 0;
+  s->n = 0;
+}
+
+static void mh_sha_update(mh_sha *s, const void *data, size_t len) {
+  const unsigned char *p = data;
+  s->len += len;
+  while (len > 0) {
+    size_t take = 64 - s->n < len ? 64 - s->n : len;
+    memcpy(s->buf + s->n, p, take);
+    s->n += take, p += take, len -= take;
+    if (s->n == 64) {
+      mh_sha_block(s, s->buf);
+      s->n = 0;
+    }
+  }
+}
+
+static void mh_sha_final(mh_sha *s, char out[BL_MEDIA_HASH_LEN + 1]) {
+  uint64_t bits = s->len * 8;
+  unsigned char pad[72] = {0x80};
+  size_t padlen = (s->n < 56 ? 56 : 120) - s->n;
+  unsigned char lenb[8];
+  for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
+  mh_sha_update(s, pad, padlen);
+  mh_sha_update(s, lenb, 8);
+  for (int i = 0; i < 8; i++) snprintf(out + 8 * i, 9, "%08x", (unsigned)s->h[i]);
+}
+
+void mh_sha256_buf(const void *data, size_t len, char out[BL_MEDIA_HASH_LEN + 1]) {
+  mh_sha s;
+  mh_sha_init(&s);
+  mh_sha_update(&s, data, len);
+  mh_sha_final(&s, out);
+}
+
+int mh_sha256_file(const char *path, char out[BL_MEDIA_HASH_LEN + 1]) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  mh_sha s;
+  unsigned char buf[65536];
+  size_t n;
+  mh_sha_init(&s);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) mh_sha_update(&s, buf, n);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return -1;
+  mh_sha_final(&s, out);
+  return 0;
+}
+
+/* -------------------------------------------------------------------- files */
+
+static uint64_t mh_next(uint64_t *x) { /* splitmix64 */
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+int mh_write_prng(const char *path, uint64_t seed, int64_t size, char out[BL_MEDIA_HASH_LEN + 1]) {
+  enum { CHUNK = 1 << 20 };
+  unsigned char *buf = malloc(CHUNK);
+  FILE *f = fopen(path, "wb");
+  mh_sha s;
+  int rc = 0;
+  if (!buf || !f) {
+    fprintf(stderr, "  mh_write_prng(%s): %s\n", path, strerror(errno));
+    rc = -1;
+    goto done;
+  }
+  mh_sha_init(&s);
+  for (int64_t left = size; left > 0;) {
+    size_t n = left < CHUNK ? (size_t)left : CHUNK;
+    for (size_t i = 0; i < n; i += 8) {
+      uint64_t v = mh_next(&seed);
+      memcpy(buf + i, &v, n - i < 8 ? n - i : 8);
+    }
+    mh_sha_update(&s, buf, n);
+    if (fwrite(buf, 1, n, f) != n) {
+      rc = -1;
+      goto done;
+    }
+    left -= (int64_t)n;
+  }
+  if (out) mh_sha_final(&s, out);
+done:
+  if (f && fclose(f) != 0) rc = -1;
+  free(buf);
+  return rc;
+}
+
+char *mh_file(mh_env *e, int64_t size, char out[BL_MEDIA_HASH_LEN + 1]) {
+  char name[32];
+  snprintf(name, sizeof name, "src-%d.bin", ++e->files);
+  char *p = mh_path(e, name);
+  if (mh_write_prng(p, (uint64_t)e->files * 7919u + (uint64_t)size, size, out) != 0) exit(2);
+  return p;
+}
+
+int mh_write_bytes(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
+  if (fclose(f) != 0) rc = -1;
+  return rc;
+}
+
+int mh_copy_file(const char *src, const char *dst) {
+  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  char buf[65536];
+  size_t n;
+  int rc = in && out ? 0 : -1;
+  while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = -1;
+  if (in && ferror(in)) rc = -1;
+  if (in) fclose(in);
+  if (out && fclose(out) != 0) rc = -1;
+  return rc;
+}
+
+int mh_files_equal(const char *a, const char *b) {
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  int eq = fa && fb;
+  static unsigned char ba[65536], bb[65536];
+  while (eq) {
+    size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
+    if (na != nb || memcmp(ba, bb, na) != 0) eq = 0;
+    if (na == 0) break;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return eq;
+}
+
+int mh_flip_byte(const char *path, int64_t offset) {
+  int fd = open(path, O_RDWR);
+  if (fd < 0 && errno == EACCES) {
+    chmod(path, 0600);
+    fd = open(path, O_RDWR);
+  }
+  if (fd < 0) return -1;
+  unsigned char c;
+  int rc = -1;
+  if (pread(fd, &c, 1, offset) == 1) {
+    c ^= 0x5a;
+    if (pwrite(fd, &c, 1, offset) == 1) rc = 0;
+  }
+  close(fd);
+  return rc;
+}
+
+/* -------------------------------------------------------------------- cloud */
+
+const char *mh_media_path(const char *hash) {
+  static char buf[256];
+  snprintf(buf, sizeof buf, MH_APP "/media/%.2s/%s", hash, hash);
+  return buf;
+}
+
+int mh_cloud_has(mh_env *e, const char *hash) {
+  char folder[64];
+  bl_remote_entry *ents = NULL;
+  size_t n = 0;
+  snprintf(folder, sizeof folder, MH_APP "/media/%.2s", hash);
+  int rc = bl_remote_list(e->probe, folder, &ents, &n);
+  if (rc == BL_ENOTFOUND) return 0;
+  if (rc != BL_OK) {
+    fprintf(stderr, "  listing %s: %s\n", folder, bl_remote_errmsg(e->probe));
+    return -1;
+  }
+  int found = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!ents[i].is_folder && strcmp(ents[i].name, hash) == 0) found = 1;
+  bl_remote_entries_free(ents, n);
+  return found;
+}
+
+static int mh_sink_file(const void *data, size_t len, void *payload) {
+  return fwrite(data, 1, len, payload) == len ? 0 : BL_EIO;
+}
+
+int mh_cloud_equals(mh_env *e, const char *hash, const char *original) {
+  char *tmp = mh_path(e, "cloud-copy.tmp");
+  FILE *f = fopen(tmp, "wb");
+  int rc = f ? bl_remote_read(e->probe, mh_media_path(hash), mh_sink_file, f) : BL_EIO;
+  if (f) fclose(f);
+  int eq = rc == BL_OK && mh_files_equal(tmp, original);
+  if (rc != BL_OK) fprintf(stderr, "  reading cloud %s: %d\n", mh_media_path(hash), rc);
+  remove(tmp);
+  free(tmp);
+  return eq;
+}
+
+int mh_cloud_put(mh_env *e, const char *hash, const void *data, size_t len) {
+  char folder[64];
+  snprintf(folder, sizeof folder, MH_APP "/media/%.2s", hash);
+  int rc = bl_remote_mkdir(e->probe, folder);
+  if (rc == BL_OK) rc = bl_remote_write_buf(e->probe, mh_media_path(hash), data, len);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ results */
+
+static int mh_issue_list(const bl_sync_issue *v, size_t n, int code, const char *substr) {
+  int hits = 0;
+  for (size_t i = 0; i < n; i++)
+    if (v[i].code == code && (!substr || (v[i].message && strstr(v[i].message, substr)))) hits++;
+  return hits;
+}
+
+int mh_issues(const bl_sync_result *r, int which, int code, const char *substr) {
+  int n = 0;
+  if (which == 'w' || which == '*') n += mh_issue_list(r->warnings, r->warnings_count, code, substr);
+  if (which == 'e' || which == '*') n += mh_issue_list(r->errors, r->errors_count, code, substr);
+  return n;
+}
+
+static void mh_rec_write(bl__fault_op op, const char *path, void *payload) {
+  (void)op;
+  mh_rec *rec = payload;
+  if (rec->n < BL__FAULT_MAX_TRIGGERS)
+    snprintf(rec->paths[rec->n++], sizeof rec->paths[0], "%s", path);
+}
+
+void mh_record_writes(mh_dev *d, mh_rec *rec) {
+  memset(rec, 0, sizeof *rec);
+  bl__fault_reset(d->remote);
+  for (unsigned i = 1; i <= BL__FAULT_MAX_TRIGGERS; i++)
+    bl__fault_crash(d->remote, BL__FAULT_WRITE, i, BL__FAULT_BEFORE, mh_rec_write, rec);
+}
+
+void mh_record_stop(mh_dev *d) { bl__fault_reset(d->remote); }
+
+int mh_rec_media(const mh_rec *rec) {
+  int n = 0;
+  for (int i = 0; i < rec->n; i++)
+    if (strncmp(rec->paths[i], MH_APP "/media/", strlen(MH_APP "/media/")) == 0) n++;
+  return n;
+}
+
+int mh_asan(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return 1;
+#else
+  return 0;
+#endif
+#else
+  return 0;
+#endif
+}
