@@ -123,13 +123,13 @@ static void gc_run(mh_env *e, const mh_opts *o) {
 }
 
 static void case_default_grace(mh_env *e) {
-  mh_opts o = {0, 0, NULL};
+  mh_opts o = {.grace = 0};
   gc_run(e, &o);
 }
 MH_BOTH(test_media_gc__default_grace, case_default_grace)
 
 static void case_custom_grace_1(mh_env *e) {
-  mh_opts o = {1, 1, NULL};
+  mh_opts o = {.grace = 1, .custom = 1};
   gc_run(e, &o);
 }
 MH_BOTH(test_media_gc__custom_schema_grace_1, case_custom_grace_1)
@@ -139,7 +139,7 @@ MH_BOTH(test_media_gc__custom_schema_grace_1, case_custom_grace_1)
 static void case_back_before_grace(mh_env *e) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   char h[BL_MEDIA_HASH_LEN + 1];
-  mh_opts o = {1, 0, NULL};
+  mh_opts o = {.grace = 1};
   mh_dev *a = mh_dev_new(e, "a", &o), *b = mh_dev_new(e, "b", &o);
   BL_REQUIRE(a && b);
   char *src = mh_file(e, 40 * 1000, h);
@@ -180,7 +180,7 @@ static void case_never_seen(mh_env *e) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   char h[BL_MEDIA_HASH_LEN + 1], stray[BL_MEDIA_HASH_LEN + 1];
   static const char stray_bytes[] = "uploaded by hand; referenced by no row";
-  mh_opts o = {1, 0, NULL};
+  mh_opts o = {.grace = 1};
   mh_dev *a = mh_dev_new(e, "a", &o), *b = mh_dev_new(e, "b", &o);
   BL_REQUIRE(a && b);
   mh_step("a file put in media/ by hand under its valid hash, and one under a name"
@@ -227,10 +227,10 @@ MH_BOTH(test_media_gc__never_seen, case_never_seen)
 static void case_shared_cache(mh_env *e) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   char h[BL_MEDIA_HASH_LEN + 1], hx[BL_MEDIA_HASH_LEN + 1];
-  mh_opts o = {1, 0, NULL};
+  mh_opts o = {.grace = 1};
   mh_dev *a = mh_dev_new(e, "a", &o), *b = mh_dev_new(e, "b", &o);
   BL_REQUIRE(a && b);
-  mh_opts ox = {1, 0, a->cache_dir};
+  mh_opts ox = {.grace = 1, .cache_dir = a->cache_dir};
   mh_dev *x = mh_dev_new(e, "x", &ox);
   BL_REQUIRE(x);
   BL_CHECK_STR(bl_media_cache_dir(x->db), bl_media_cache_dir(a->db));

@@ -285,11 +285,13 @@ mh_dev *mh_dev_new(mh_env *e, const char *name, const mh_opts *o) {
   e->devs[e->ndevs++] = d;
 
   bl_config c = BL_CONFIG_INIT;
-  c.schema = &mh_schema;
+  c.schema = o && o->schema ? o->schema : &mh_schema;
   c.database_path = d->db_path;
   c.media_cache_dir = d->cache_dir;
   c.media_gc_grace = o ? o->grace : 0;
-  if (o && o->custom) {
+  if (o && o->media) {
+    c.media = o->media;
+  } else if (o && o->custom) {
     bl_media_schema ms = BL_MEDIA_SCHEMA_INIT;
     ms.unuploaded = mh_cs_unuploaded;
     ms.all_hashes = mh_cs_all_hashes;

@@ -91,6 +91,8 @@ typedef struct mh_opts {
   int grace;  /* bl_config.media_gc_grace; 0 = the default */
   int custom; /* 1: the hand-written media schema instead of the built-in */
   const char *cache_dir; /* NULL: "<tmp>/<name>-cache" */
+  const bl_schema *schema;      /* NULL: the test schema */
+  const bl_media_schema *media; /* set: this media schema (borrowed) */
 } mh_opts;
 
 struct mh_dev {

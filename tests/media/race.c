@@ -45,7 +45,7 @@ typedef struct race {
  */
 static int race_setup(race *r, mh_env *e) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
-  mh_opts o = {1, 0, NULL};
+  mh_opts o = {.grace = 1};
   int before = bl_test_failed_checks;
   memset(r, 0, sizeof *r);
   r->e = e;

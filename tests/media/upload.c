@@ -209,7 +209,7 @@ MH_BOTH(test_media_upload__torn_write_success, case_torn_write_success)
  * a's next sync collects H. */
 static mh_dev *collect_setup(mh_env *e, mh_dev **b, char h[BL_MEDIA_HASH_LEN + 1]) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
-  mh_opts o = {1, 0, NULL};
+  mh_opts o = {.grace = 1};
   mh_dev *a = mh_dev_new(e, "a", &o);
   *b = mh_dev_new(e, "b", &o);
   if (!a || !*b) return NULL;
