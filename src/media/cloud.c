@@ -24,6 +24,8 @@ typedef struct shard {
 } shard;
 
 struct bl__media_shards {
+  int media_listed;          /* <app>/media was listed this sync */
+  unsigned char exists[256]; /* which shard folders exist (or were made) */
   shard s[256];
 };
 
@@ -63,7 +65,29 @@ int bl__media_cloud_lookup(bl_sync_ctx *ctx, bl__media_shards **shards, const ch
   *present = 0;
   *size = -1;
   if (!*shards && !(*shards = calloc(1, sizeof **shards))) return BL_ENOMEM;
-  shard *s = cloud_shard(*shards, hash);
+  bl__media_shards *sh = *shards;
+  shard *s = cloud_shard(sh, hash);
+  if (!sh->media_listed) {
+    /* One listing of media/ tells which shards exist: a missing shard
+     * needs no listing of its own (and, for an upload, a mkdir). */
+    char path[1024];
+    int n = snprintf(path, sizeof path, "%s/media", ctx->db->app_folder);
+    if (n < 0 || (size_t)n >= sizeof path) return BL_EMISUSE;
+    bl_remote_entry *e = NULL;
+    size_t count = 0;
+    int rc = bl_remote_list(ctx->remote, path, &e, &count);
+    if (rc != BL_OK && rc != BL_ENOTFOUND) return rc;
+    for (size_t i = 0; i < count; i++) {
+      const char *nm = e[i].name;
+      if (e[i].is_folder && strlen(nm) == 2 &&
+          ((nm[0] >= '0' && nm[0] <= '9') || (nm[0] >= 'a' && nm[0] <= 'f')) &&
+          ((nm[1] >= '0' && nm[1] <= '9') || (nm[1] >= 'a' && nm[1] <= 'f')))
+        sh->exists[cloud_hexval(nm[0]) * 16 + cloud_hexval(nm[1])] = 1;
+    }
+    bl_remote_entries_free(e, count);
+    sh->media_listed = 1;
+  }
+  if (!s->listed && !sh->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])]) s->listed = 1;
   if (!s->listed) {
     char path[1024];
     int n = snprintf(path, sizeof path, "%s/media/%.2s", ctx->db->app_folder, hash);
@@ -94,6 +118,14 @@ void bl__media_cloud_set(bl__media_shards *shards, const char *hash, int present
   shard *s = cloud_shard(shards, hash);
   /* Out of memory only loses the memo: the next lookup lists again. */
   if (s->listed && cloud_add(s, hash, present, size) != BL_OK) s->listed = 0;
+}
+
+int bl__media_shard_exists(const bl__media_shards *shards, const char *hash) {
+  return shards && shards->media_listed && shards->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])];
+}
+
+void bl__media_shard_made(bl__media_shards *shards, const char *hash) {
+  if (shards) shards->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])] = 1;
 }
 
 void bl__media_shards_free(bl__media_shards *shards) {

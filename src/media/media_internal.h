@@ -110,6 +110,10 @@ int bl__media_cloud_lookup(bl_sync_ctx *ctx, bl__media_shards **shards, const ch
  * not (present 0, after a delete). */
 void bl__media_cloud_set(bl__media_shards *shards, const char *hash, int present, int64_t size);
 void bl__media_shards_free(bl__media_shards *shards);
+/* Whether hash's shard folder is known to exist (listed or made this sync);
+ * bl__media_shard_made records that it was made. */
+int bl__media_shard_exists(const bl__media_shards *shards, const char *hash);
+void bl__media_shard_made(bl__media_shards *shards, const char *hash);
 
 /* <app folder>/media/<2 hex>/<hash> into buf; BL_EMISUSE if too long. */
 int bl__media_cloud_path(const bl_db *db, const char *hash, char *buf, size_t size);

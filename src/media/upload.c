@@ -108,10 +108,10 @@ static int up_mark(bl_sync_ctx *ctx, const up_item *it, int skipped) {
   return rc == SQLITE_OK ? BL_OK : bl__from_sqlite(rc);
 }
 
-/* Ensures <app>/media/<xx> exists, once per shard per pass. */
-static int up_mkdir(bl_sync_ctx *ctx, unsigned char made[256], const char *hash, char *err, size_t errsize) {
-  int idx = (int)strtol((char[3]){hash[0], hash[1], '\0'}, NULL, 16);
-  if (made[idx]) return BL_OK;
+/* Ensures <app>/media/<xx> exists: nothing to do when this sync listed it
+ * or made it already. */
+static int up_mkdir(bl_sync_ctx *ctx, bl__media_shards *shards, const char *hash, char *err, size_t errsize) {
+  if (bl__media_shard_exists(shards, hash)) return BL_OK;
   char path[1024];
   int n = snprintf(path, sizeof path, "%s/media/%.2s", ctx->db->app_folder, hash);
   if (n < 0 || (size_t)n >= sizeof path) return BL_EMISUSE;
@@ -120,7 +120,7 @@ static int up_mkdir(bl_sync_ctx *ctx, unsigned char made[256], const char *hash,
     snprintf(err, errsize, "cannot create %s: %s", path, bl_remote_errmsg(ctx->remote));
     return rc;
   }
-  made[idx] = 1;
+  bl__media_shard_made(shards, hash);
   return BL_OK;
 }
 
@@ -131,12 +131,11 @@ int bl__media_upload_one(bl_sync_ctx *ctx, bl__media_shards *shards, const char 
     snprintf(err, errsize, "%s", bl_errmsg(ctx->db));
     return rc;
   }
-  unsigned char made[256] = {0};
   char dest[1024];
   FILE *fp = NULL;
   struct stat sb;
   rc = bl__media_cloud_path(ctx->db, hash, dest, sizeof dest);
-  if (rc == BL_OK) rc = up_mkdir(ctx, made, hash, err, errsize);
+  if (rc == BL_OK) rc = up_mkdir(ctx, shards, hash, err, errsize);
   if (rc == BL_OK && (!(fp = fopen(path, "rb")) || fstat(fileno(fp), &sb) != 0)) {
     snprintf(err, errsize, "cannot open the cache entry %s: %s", path, strerror(errno));
     rc = BL_EIO;
@@ -155,7 +154,7 @@ int bl__media_upload_one(bl_sync_ctx *ctx, bl__media_shards *shards, const char 
 
 /* Uploads items[0..n) (all absent from the cloud, all in the cache) as one
  * batch. */
-static void up_batch(bl_sync_ctx *ctx, bl__media_shards *shards, unsigned char made[256], up_item **items, size_t n) {
+static void up_batch(bl_sync_ctx *ctx, bl__media_shards *shards, up_item **items, size_t n) {
   bl_remote_write_job jobs[UPLOAD_BATCH];
   char paths[UPLOAD_BATCH][1024];
   int use[UPLOAD_BATCH];
@@ -180,7 +179,7 @@ static void up_batch(bl_sync_ctx *ctx, bl__media_shards *shards, unsigned char m
       continue;
     }
     free(cpath);
-    if ((rc = up_mkdir(ctx, made, items[i]->hash, err, sizeof err)) != BL_OK ||
+    if ((rc = up_mkdir(ctx, shards, items[i]->hash, err, sizeof err)) != BL_OK ||
         (rc = bl__media_cloud_path(ctx->db, items[i]->hash, paths[nj], sizeof paths[nj])) != BL_OK) {
       bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, rc, "%s is not uploaded: %s; retried next sync",
                     up_name(items[i], nb, sizeof nb), rc == BL_EMISUSE ? "the app folder name is too long" : err);
@@ -225,7 +224,6 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
     goto done;
   }
 
-  unsigned char made[256] = {0};
   up_item *batch[UPLOAD_BATCH];
   size_t nb = 0;
   char name[400];
@@ -255,11 +253,11 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
     }
     batch[nb++] = it;
     if (nb == UPLOAD_BATCH) {
-      up_batch(ctx, *shards, made, batch, nb);
+      up_batch(ctx, *shards, batch, nb);
       nb = 0;
     }
   }
-  if (nb) up_batch(ctx, *shards, made, batch, nb);
+  if (nb) up_batch(ctx, *shards, batch, nb);
 
 done:
   for (size_t i = 0; i < L.n; i++) free(L.v[i].filename);
