@@ -9,10 +9,12 @@
  *   - a torn media write reported as a failure leaves a short file that
  *     the next sync replaces; one reported as a success is never served
  *     as the attachment, and a device holding the bytes replaces it;
- *   - a failed delete is retried; a pull that failed collects nothing.
+ *   - a failed delete is retried; a pull that failed collects nothing;
+ *   - bl_pull alone does nothing with media, bl_push uploads but never
+ *     collects.
  *
  * Divided into: bytes missing from the cache; failed and torn writes;
- * failures during collection.
+ * failures during collection; bl_pull and bl_push alone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,47 @@ static void case_pull_fails(mh_env *e) {
 }
 MH_BOTH(test_media_upload__pull_fails, case_pull_fails)
 
+/* ------------------------------------------------- bl_pull and bl_push alone */
+
+/* bl_pull does nothing with media; bl_push uploads but never collects. */
+static void case_pull_push_alone(mh_env *e) {
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  char h[BL_MEDIA_HASH_LEN + 1];
+  mh_dev *b = NULL, *a = collect_setup(e, &b, h);
+  BL_REQUIRE(a);
+  char h2[BL_MEDIA_HASH_LEN + 1], *src2 = mh_file(e, 33333, h2);
+  BL_REQUIRE(mh_attach(a, src2, NULL) == BL_OK);
+  mh_step("a is due to collect H and has a new attachment H2: bl_pull uploads nothing,"
+          " deletes nothing, writes nothing");
+  uint64_t writes = mh_calls(a, BL__FAULT_WRITE), removes = mh_calls(a, BL__FAULT_REMOVE);
+  BL_CHECK_INT(bl_pull(a->db, a->remote, &res), BL_OK);
+  BL_CHECK_INT(res.media_uploaded, 0);
+  BL_CHECK_INT(res.media_deleted, 0);
+  BL_CHECK_INT(mh_calls(a, BL__FAULT_WRITE), writes);
+  BL_CHECK_INT(mh_calls(a, BL__FAULT_REMOVE), removes);
+  BL_CHECK_INT(mh_cloud_has(e, h2), 0);
+  BL_CHECK_INT(mh_cloud_has(e, h), 1);
+  mh_step("bl_push uploads H2 and pushes, but collects nothing");
+  BL_CHECK_INT(bl_push(a->db, a->remote, &res), BL_OK);
+  BL_CHECK_INT(res.media_uploaded, 1);
+  BL_CHECK_INT(res.media_deleted, 0);
+  BL_CHECK(res.pushed > 0);
+  BL_CHECK_INT(mh_calls(a, BL__FAULT_REMOVE), removes);
+  BL_CHECK(mh_cloud_equals(e, h2, src2));
+  BL_CHECK_INT(mh_cloud_has(e, h), 1);
+  mh_step("b's bl_pull brings the row and downloads nothing; bl_sync of a then collects H");
+  BL_CHECK_INT(bl_pull(b->db, b->remote, &res), BL_OK);
+  BL_CHECK_INT(mh_count_rows(b, h2), 1);
+  BL_CHECK(!mh_cached(b, h2) && !mh_cache_has_file(b, h2));
+  BL_CHECK_INT(mh_sync(a, &res), BL_OK);
+  BL_CHECK_INT(res.media_deleted, 1);
+  BL_CHECK_INT(mh_cloud_has(e, h), 0);
+  BL_CHECK(mh_resolve_check(b, h2, src2, BL_MEDIA_DOWNLOADED));
+  bl_sync_result_free(&res);
+  free(src2);
+}
+MH_BOTH(test_media_upload__pull_push_alone, case_pull_push_alone)
+
 static const bl_test_case cases[] = {
     MH_TESTS(test_media_upload__missing_from_cache),
     MH_TESTS(test_media_upload__write_fails),
@@ -291,6 +334,7 @@ static const bl_test_case cases[] = {
     MH_TESTS(test_media_upload__torn_write_success),
     MH_TESTS(test_media_upload__remove_fails),
     MH_TESTS(test_media_upload__pull_fails),
+    MH_TESTS(test_media_upload__pull_push_alone),
 };
 
 BL_TEST_MAIN(cases)
