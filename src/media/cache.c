@@ -188,6 +188,14 @@ static int cache_check(bl_db *db, const char *hash, int *intact, int *was_corrup
   return rc == BL_ENOMEM ? bl__db_error(db, rc, "out of memory") : rc;
 }
 
+/* The application put `hash` into the cache: it is making an attachment,
+ * whose cloud file this device checks at its next syncs (gc.c, step 2).
+ * Only pruning and that check depend on the note, so it is best effort. */
+static int cache_attached(bl_db *db, const char *hash, int rc) {
+  if (rc == BL_OK) bl__media_note_attached(db, hash);
+  return rc;
+}
+
 int bl_media_cache_put(bl_db *db, const char *hash, const char *path) {
   if (!db) return bl__set_tls_error(BL_EMISUSE, "bl_media_cache_put: the database handle is NULL");
   int rc = bl__media_check_hash(db, "bl_media_cache_put", hash);
@@ -195,10 +203,7 @@ int bl_media_cache_put(bl_db *db, const char *hash, const char *path) {
   if (!path) return bl__db_error(db, BL_EMISUSE, "bl_media_cache_put: no file given");
   int intact = 0;
   if ((rc = cache_check(db, hash, &intact, NULL)) != BL_OK) return rc;
-  if (intact) {
-    bl__media_note_cached(db, hash);
-    return BL_OK;
-  }
+  if (intact) return cache_attached(db, hash, BL_OK);
   FILE *src = fopen(path, "rb");
   if (!src) return bl__db_error(db, BL_EIO, "cannot open '%s': %s", path, strerror(errno));
   bl__media_writer w;
@@ -223,7 +228,7 @@ int bl_media_cache_put(bl_db *db, const char *hash, const char *path) {
   }
   char what[64 + 1024];
   snprintf(what, sizeof what, "'%s'", path);
-  return bl__media_writer_commit(db, &w, hash, what, NULL);
+  return cache_attached(db, hash, bl__media_writer_commit(db, &w, hash, what, NULL));
 }
 
 int bl_media_cache_put_buf(bl_db *db, const char *hash, const void *data, size_t len) {
@@ -233,10 +238,7 @@ int bl_media_cache_put_buf(bl_db *db, const char *hash, const void *data, size_t
   if (!data && len) return bl__db_error(db, BL_EMISUSE, "bl_media_cache_put_buf: NULL data");
   int intact = 0;
   if ((rc = cache_check(db, hash, &intact, NULL)) != BL_OK) return rc;
-  if (intact) {
-    bl__media_note_cached(db, hash);
-    return BL_OK;
-  }
+  if (intact) return cache_attached(db, hash, BL_OK);
   bl__media_writer w;
   if ((rc = bl__media_writer_open(db, &w)) != BL_OK) return rc;
   if (bl__media_writer_write(&w, data, len) != BL_OK) {
@@ -244,7 +246,7 @@ int bl_media_cache_put_buf(bl_db *db, const char *hash, const void *data, size_t
     bl__media_writer_abort(&w);
     return rc;
   }
-  return bl__media_writer_commit(db, &w, hash, "the buffer", NULL);
+  return cache_attached(db, hash, bl__media_writer_commit(db, &w, hash, "the buffer", NULL));
 }
 
 int bl__media_cache_put_reader(bl_db *db, const char *hash, bl_media_read_fn read, void *payload) {

@@ -7,10 +7,12 @@
  * In order:
  *   1. references: the schema's all_hashes into a temporary table; a hash
  *      referenced again cancels its condemnation;
- *   2. checks (verify): a hash marked uploaded because its file was already
- *      in the cloud is looked for again at every pass until every other
- *      device pushed `grace` times after its reference was in the cloud;
- *      if the file is gone, it is uploaded again from the cache;
+ *   2. checks (verify): a hash this device newly references — added to the
+ *      cache by the application, marked uploaded because its file was
+ *      already in the cloud, or referenced again after it was not — is
+ *      looked for again at every pass until every other device pushed
+ *      `grace` times after its reference was in the cloud; if the file is
+ *      gone, it is uploaded again from the cache;
  *   3. collection: a hash condemned at an EARLIER pass, still unreferenced,
  *      whose anchor every other device has passed by `grace` pushes, is
  *      deleted from the cloud;
@@ -25,11 +27,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backless/remote.h"
 #include "media/media_internal.h"
 #include "sync/sync_internal.h"
+
+/* An anchored check looks again at least this often even when no other
+ * device pushed. */
+#define VERIFY_RECHECK_SECONDS 3600
 
 typedef struct gc_row {
   char hash[BL_MEDIA_HASH_LEN + 1];
@@ -94,17 +101,22 @@ nomem:
   return BL_ENOMEM;
 }
 
-/* Runs one statement with up to two text parameters. */
-static int gc_run(bl_sync_ctx *ctx, const char *sql, const char *a, const char *b) {
+/* Runs one statement with up to three text parameters. */
+static int gc_run3(bl_sync_ctx *ctx, const char *sql, const char *a, const char *b, const char *c) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(ctx->db->db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) {
     if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
     if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    if (c) sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
   }
   sqlite3_finalize(st);
   return rc == SQLITE_DONE ? BL_OK : gc_fail(ctx, "state");
+}
+
+static int gc_run(bl_sync_ctx *ctx, const char *sql, const char *a, const char *b) {
+  return gc_run3(ctx, sql, a, b, NULL);
 }
 
 /* ------------------------------------------------------------ references */
@@ -147,6 +159,13 @@ static int gc_references(bl_sync_ctx *ctx) {
                   "media schema all_hashes failed: %s; no attachment was collected or pruned", sqlite3_errmsg(db->db));
     return BL_ESCHEMA;
   }
+  /* A hash referenced again after this device saw it unreferenced is a new
+   * reference: check its cloud file like an attachment added here. */
+  rc = gc_run(ctx,
+              "UPDATE _bl_media SET verify = coalesce(verify, 'P') WHERE seen = 1 AND referenced = 0"
+              " AND hash IN (SELECT hash FROM temp._bl_media_ref)",
+              NULL, NULL);
+  if (rc != BL_OK) return rc;
   return gc_run(ctx,
                 "INSERT INTO _bl_media (hash, referenced, seen) SELECT hash, 1, 1 FROM temp._bl_media_ref WHERE 1"
                 " ON CONFLICT (hash) DO UPDATE SET referenced = 1, seen = 1, condemned = NULL",
@@ -155,7 +174,12 @@ static int gc_references(bl_sync_ctx *ctx) {
 
 /* ---------------------------------------------------------------- checks */
 
-/* Step 2: the uploader's own check of files it found already there. */
+/* Step 2: the uploader's own check of the hashes it newly references
+ * (docs/FORMAT.md, rule 3). Every row with a verify state is looked for in
+ * the cloud and uploaded again from the cache when gone. A row anchored
+ * ('A' set by an EARLIER sync) gets this sync's anchor: this sync's pull
+ * began after the push that carried the reference. 'P' becomes 'A' only
+ * after the others, once this sync's push succeeded. */
 static void gc_verify(bl_sync_ctx *ctx, bl__media_shards **shards, int push_ok) {
   bl_db *db = ctx->db;
   gc_rows rows;
@@ -164,22 +188,57 @@ static void gc_verify(bl_sync_ctx *ctx, bl__media_shards **shards, int push_ok) 
              " AND hash NOT IN (SELECT hash FROM temp._bl_media_ref)",
              NULL, NULL) != BL_OK)
     return;
-  if (push_ok && gc_run(ctx, "UPDATE _bl_media SET verify = 'A' WHERE verify = 'P'", NULL, NULL) != BL_OK) return;
-  if (gc_load(ctx, "SELECT hash, verify, cached FROM _bl_media WHERE verify IS NOT NULL AND verify != 'P'", &rows) !=
-      BL_OK)
+  char *cursors = NULL;
+  if (bl__media_anchor_now(db, &cursors) != BL_OK) return;
+  /* Rows to look at now: new ones ('P', 'A'), and anchored ones whose
+   * situation may have changed — another device pushed since the last
+   * look (its collection may have run), or an hour passed (a device that
+   * collects without pushing). An idle sync thus costs no request here. */
+  char since[32];
+  snprintf(since, sizeof since, "%lld", (long long)time(NULL) - VERIFY_RECHECK_SECONDS);
+  sqlite3_stmt *q = NULL;
+  /* Hashes the upload pass left unuploaded are retried by it next sync. */
+  if (bl__exec(db, "CREATE TEMP TABLE IF NOT EXISTS _bl_media_unmarked (hash TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID") !=
+      BL_OK) {
+    free(cursors);
     return;
+  }
+  if (gc_load(ctx,
+              "SELECT hash, verify, cached FROM _bl_media WHERE verify IS NOT NULL"
+              " AND hash NOT IN (SELECT hash FROM temp._bl_media_unmarked)",
+              &rows) != BL_OK) {
+    free(cursors);
+    return;
+  }
+  if (sqlite3_prepare_v2(db->db,
+                         "SELECT 1 FROM _bl_media WHERE hash = ?1 AND checked_cursors IS ?2"
+                         " AND checked_at > CAST(?3 AS INTEGER)",
+                         -1, &q, NULL) != SQLITE_OK) {
+    gc_fail(ctx, "state");
+    gc_rows_free(&rows);
+    free(cursors);
+    return;
+  }
   for (size_t i = 0; i < rows.n; i++) {
     gc_row *r = &rows.v[i];
     if (strcmp(r->text, "A") == 0) {
-      /* The reference was pushed during an earlier sync, so this sync's
-       * pull began after it was in the cloud: anchor here. */
-      char *anchor = NULL;
-      if (bl__media_anchor_now(db, &anchor) != BL_OK) break;
-      int rc = gc_run(ctx, "UPDATE _bl_media SET verify = ?2 WHERE hash = ?1", r->hash, anchor);
+      int rc = gc_run(ctx, "UPDATE _bl_media SET verify = ?2 WHERE hash = ?1", r->hash, cursors);
       free(r->text);
-      r->text = anchor;
-      if (rc != BL_OK) break;
+      r->text = strdup(cursors);
+      if (rc != BL_OK || !r->text) break;
+    } else if (strcmp(r->text, "P") != 0) {
+      sqlite3_bind_text(q, 1, r->hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(q, 2, cursors, -1, SQLITE_STATIC);
+      sqlite3_bind_text(q, 3, since, -1, SQLITE_STATIC);
+      int unchanged = sqlite3_step(q) == SQLITE_ROW;
+      sqlite3_reset(q);
+      if (unchanged) continue;
     }
+    char now_text[32];
+    snprintf(now_text, sizeof now_text, "%lld", (long long)time(NULL));
+    if (gc_run3(ctx, "UPDATE _bl_media SET checked_at = CAST(?2 AS INTEGER), checked_cursors = ?3 WHERE hash = ?1",
+                r->hash, now_text, cursors) != BL_OK)
+      break;
     int present = 0;
     int64_t size = -1;
     int rc = bl__media_cloud_lookup(ctx, shards, r->hash, &present, &size);
@@ -194,22 +253,26 @@ static void gc_verify(bl_sync_ctx *ctx, bl__media_shards **shards, int push_ok) 
       if (rc == BL_OK) {
         ctx->res->media_uploaded++;
         bl__result_warn(ctx->res, NULL, BL_SYNC_MEDIA,
-                        "attachment %s was deleted from the cloud (another device collected it while this one "
-                        "referenced it again); uploaded again from the cache",
+                        "attachment %s was not in the cloud although this device references it (another device "
+                        "collected it, or it was never uploaded); uploaded from the cache",
                         r->hash);
       } else {
         bl__result_warn(ctx->res, NULL, BL_SYNC_MEDIA,
-                        "attachment %s was deleted from the cloud while this device references it, and cannot be "
-                        "uploaded again: %s",
+                        "attachment %s is not in the cloud although this device references it, and cannot be "
+                        "uploaded from here: %s",
                         r->hash, err);
         continue; /* keep checking */
       }
     }
+    if (strcmp(r->text, "P") == 0) continue;
     int met = 0;
     if (bl__media_anchor_met(db, r->text, db->media_gc_grace, &met) != BL_OK) break;
     if (met) gc_run(ctx, "UPDATE _bl_media SET verify = NULL WHERE hash = ?", r->hash, NULL);
   }
+  sqlite3_finalize(q);
   gc_rows_free(&rows);
+  free(cursors);
+  if (push_ok) gc_run(ctx, "UPDATE _bl_media SET verify = 'A' WHERE verify = 'P'", NULL, NULL);
 }
 
 /* ------------------------------------------------------------ collection */
@@ -299,4 +362,5 @@ void bl__media_collect(bl_sync_ctx *ctx, bl__media_shards **shards, int pull_com
   }
   gc_prune(ctx);
   bl__exec(db, "DELETE FROM temp._bl_media_ref");
+  bl__exec(db, "DELETE FROM temp._bl_media_unmarked");
 }

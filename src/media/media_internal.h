@@ -78,6 +78,10 @@ int bl__media_state_init(bl_db *db);
  * once it saw the hash referenced and then unreferenced). */
 int bl__media_note_cached(bl_db *db, const char *hash);
 
+/* Records that the application added `hash` to the cache (an attachment
+ * being made): cached, and its cloud file to be checked (verify 'P'). */
+int bl__media_note_attached(bl_db *db, const char *hash);
+
 /* "device=seq;device=seq" of every other device's cursor, malloc'ed. */
 int bl__media_anchor_now(bl_db *db, char **out);
 

@@ -12,6 +12,10 @@
  *               cloud, still being checked: 'P' (its reference is not
  *               pushed yet), 'A' (pushed; anchor at the next pass), or the
  *               anchor; NULL when not checked
+ *   checked_at, checked_cursors
+ *               when an anchored check last looked, and the other devices'
+ *               cursors then: a check is skipped while they have not moved
+ *               and the last look is less than an hour old
  *   cached      1 when this database put the hash into the cache
  *
  * An anchor is "device=seq;device=seq;...": for every other device, the
@@ -33,6 +37,8 @@ int bl__media_state_init(bl_db *db) {
                     " seen INTEGER NOT NULL DEFAULT 0,"
                     " condemned TEXT,"
                     " verify TEXT,"
+                    " checked_at INTEGER,"
+                    " checked_cursors TEXT,"
                     " cached INTEGER NOT NULL DEFAULT 0"
                     ") WITHOUT ROWID");
   if (rc == BL_OK) db->media_state_ready = 1;
@@ -46,6 +52,23 @@ int bl__media_note_cached(bl_db *db, const char *hash) {
   rc = sqlite3_prepare_v2(db->db,
                           "INSERT INTO _bl_media (hash, cached) VALUES (?, 1)"
                           " ON CONFLICT (hash) DO UPDATE SET cached = 1",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db->db);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(rc), "media state: %s", sqlite3_errmsg(db->db));
+  return BL_OK;
+}
+
+int bl__media_note_attached(bl_db *db, const char *hash) {
+  int rc = bl__media_state_init(db);
+  if (rc != BL_OK) return rc;
+  sqlite3_stmt *st = NULL;
+  rc = sqlite3_prepare_v2(db->db,
+                          "INSERT INTO _bl_media (hash, cached, verify) VALUES (?, 1, 'P')"
+                          " ON CONFLICT (hash) DO UPDATE SET cached = 1, verify = coalesce(verify, 'P')",
                           -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);

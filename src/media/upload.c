@@ -25,6 +25,7 @@
 typedef struct up_item {
   char hash[BL_MEDIA_HASH_LEN + 1];
   char *filename; /* for messages; NULL when none */
+  int marked;     /* marked uploaded during this pass */
 } up_item;
 
 typedef struct up_list {
@@ -77,6 +78,7 @@ static int up_emit(const bl_media_item *item, void *vctx) {
   up_item *it = &L->v[L->n];
   memcpy(it->hash, item->hash, sizeof it->hash);
   it->filename = item->filename ? strdup(item->filename) : NULL;
+  it->marked = 0;
   if (item->filename && !it->filename) return BL_ENOMEM;
   L->n++;
   return 0;
@@ -203,7 +205,10 @@ static void up_batch(bl_sync_ctx *ctx, bl__media_shards *shards, up_item **items
       continue;
     }
     bl__media_cloud_set(shards, items[i]->hash, 1, j->size);
-    if (up_mark(ctx, items[i], 0) == BL_OK) ctx->res->media_uploaded++;
+    if (up_mark(ctx, items[i], 0) == BL_OK) {
+      ctx->res->media_uploaded++;
+      items[i]->marked = 1;
+    }
   }
 }
 
@@ -212,6 +217,12 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
   const bl_media_schema *ms = db->media;
   if (!ms || !ms->unuploaded) return;
   if (bl__media_state_init(db) != BL_OK) {
+    bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_ESQLITE, "media state: %s", bl_errmsg(db));
+    return;
+  }
+  if (bl__exec(db,
+               "CREATE TEMP TABLE IF NOT EXISTS _bl_media_unmarked (hash TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;"
+               "DELETE FROM temp._bl_media_unmarked") != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_ESQLITE, "media state: %s", bl_errmsg(db));
     return;
   }
@@ -247,7 +258,7 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
                  (stat(cpath, &sb) == 0 && (int64_t)sb.st_size == size);
       free(cpath);
       if (same) {
-        up_mark(ctx, it, 1);
+        it->marked = up_mark(ctx, it, 1) == BL_OK;
         continue;
       }
     }
@@ -258,6 +269,20 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
     }
   }
   if (nb) up_batch(ctx, *shards, batch, nb);
+
+  /* What stays unuploaded is this pass's business (retried next sync), not
+   * the collection pass's check of files gone missing (gc.c). */
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db->db, "INSERT OR IGNORE INTO temp._bl_media_unmarked (hash) VALUES (?)", -1, &st, NULL) ==
+      SQLITE_OK) {
+    for (size_t i = 0; i < L.n; i++) {
+      if (L.v[i].marked) continue;
+      sqlite3_bind_text(st, 1, L.v[i].hash, -1, SQLITE_STATIC);
+      sqlite3_step(st);
+      sqlite3_reset(st);
+    }
+  }
+  sqlite3_finalize(st);
 
 done:
   for (size_t i = 0; i < L.n; i++) free(L.v[i].filename);

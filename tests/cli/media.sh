@@ -61,20 +61,14 @@ push() {
   json 'd["errors"] == [] and d["pushed"] > 0'
 }
 
-# KNOWN BUG of the implementation (reported by the media tests too,
-# tests/media/race.c, case rereference): B's upload mark of a hash, made
-# when B first pulled a row with it, outlives B's unreference; when B
-# attaches the same bytes again while A collects them, B's sync neither
-# uploads them nor checks the cloud, and the attachment is lost for good.
-# Runs only with BL_MEDIA_KNOWN_BUGS=1 until it is fixed; then drop the
-# guard.
-known_bug_rereference() {
-  if [[ ${BL_MEDIA_KNOWN_BUGS:-} != 1 ]]; then
-    step "KNOWN BUG, not run (BL_MEDIA_KNOWN_BUGS=1 runs it): an old upload mark hides a re-reference"
-    return 0
-  fi
+# The race of docs/FORMAT.md §13, rule 3, through the CLI: B's upload mark
+# of a hash, made when B first pulled a row with it, outlives B's
+# unreference; when B attaches the same bytes again while A collects them,
+# B's next sync must find the file gone and upload it again from its cache
+# (attaching is a new reference, checked like one).
+rereference_while_collected() {
   local C=(--db c.db --media-cache "$work/cc")
-  step "KNOWN BUG: B re-attaches a file while A collects it"
+  step "B re-attaches a file while A collects it: B uploads it again"
   printf 'fifth attachment\n' >five.txt
   local h5
   h5=$(sha five.txt)
@@ -104,7 +98,7 @@ known_bug_rereference() {
   # Expected: B refers to five.txt and has it in its cache, so its sync
   # uploads it (media_uploaded 1); got: 0, and the cloud lacks it.
   json 'd["errors"] == [] and d["media_uploaded"] == 1'
-  cloud_has "$h5" || fail "KNOWN BUG: $h5, referenced by B, is gone from the cloud"
+  cloud_has "$h5" || fail "$h5, referenced by B, is gone from the cloud"
 }
 
 media_scenario() {
@@ -361,7 +355,7 @@ media_scenario() {
   ok media gc "${A[@]}" --remote "$REMOTE" --json
   json 'd["errors"] == [] and d["media_deleted"] == 0 and d["media"]["condemned"] == []'
 
-  known_bug_rereference
+  rereference_while_collected
 
   step "--help"
   ok media --help
