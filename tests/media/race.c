@@ -232,19 +232,9 @@ static void rereference_run(mh_env *e, int by_b) {
   race_free(&r);
 }
 
-/* KNOWN BUG of the implementation (see the report of the media tests):
- * b's _bl_media_uploaded mark of H1, made when it first pulled H1's row,
- * outlives b's unreference, so b's new reference is neither uploaded nor
- * checked, and a's collection loses H1 for good. Runs only with
- * BL_MEDIA_KNOWN_BUGS=1 until it is fixed; then drop this guard. */
-static void case_rereference(mh_env *e) {
-  if (!getenv("BL_MEDIA_KNOWN_BUGS")) {
-    mh_step("KNOWN BUG, not run (BL_MEDIA_KNOWN_BUGS=1 runs it): a device's old upload mark"
-            " hides its re-reference from the uploader's check");
-    return;
-  }
-  rereference_run(e, 1);
-}
+/* b saw H1 referenced (its upload mark dates from then), then
+ * unreferenced; its new reference must be checked like a new attachment. */
+static void case_rereference(mh_env *e) { rereference_run(e, 1); }
 MH_BOTH(test_media_race__rereference, case_rereference)
 
 static void case_rereference_new_device(mh_env *e) { rereference_run(e, 0); }
