@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,6 +175,15 @@ static int gc_references(bl_sync_ctx *ctx) {
 
 /* ---------------------------------------------------------------- checks */
 
+/* The size of hash's cache entry, -1 when there is none. */
+static int64_t gc_cache_size(bl_db *db, const char *hash) {
+  char *p = bl__media_cache_path(db, hash);
+  struct stat sb;
+  int64_t size = p && stat(p, &sb) == 0 ? (int64_t)sb.st_size : -1;
+  free(p);
+  return size;
+}
+
 /* Step 2: the uploader's own check of the hashes it newly references
  * (docs/FORMAT.md, rule 3). Every row with a verify state is looked for in
  * the cloud and uploaded again from the cache when gone. A row anchored
@@ -247,6 +257,8 @@ static void gc_verify(bl_sync_ctx *ctx, bl__media_shards **shards, int push_ok) 
                       r->hash, rc == BL_ENOMEM ? "out of memory" : bl_remote_errmsg(ctx->remote));
       continue;
     }
+    if (present && size >= 0 && gc_cache_size(db, r->hash) >= 0 && gc_cache_size(db, r->hash) != size)
+      present = 0; /* a torn upload (a store without atomic writes): put the whole file back */
     if (!present) {
       char err[512];
       rc = bl__media_upload_one(ctx, *shards, r->hash, err, sizeof err);
