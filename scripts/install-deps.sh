@@ -22,7 +22,7 @@ set -euo pipefail
 #   libcurl4-openssl-dev               HTTP for the cloud backends (src/net/)
 #   libjansson-dev                     the CLI's JSON output (exec --json, sync --json, status)
 #   libsodium-dev                      base64, randomness, SHA-256, encryption
-#   libzstd-dev                        changeset compression (planned)
+#   libzstd-dev                        compression of cloud files (src/format/envelope.c)
 #   libxml2-dev                        WebDAV PROPFIND responses
 #   rclone                             a real WebDAV server for the tests
 #                                      (rclone serve webdav on 127.0.0.1)
