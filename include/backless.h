@@ -152,10 +152,25 @@ typedef struct bl_schema {
 int bl_schema_from_dir(bl_schema **out, const char *dir);
 void bl_schema_free(bl_schema *schema);
 
+/*
+ * Gives the passphrase of an encrypted app folder: writes it NUL-terminated
+ * into buf (size bytes) and returns 0, or non-zero when there is none (the
+ * sync then fails with BL_EAUTH before anything is downloaded). Called at
+ * most once per bl_db, when its first sync needs the key; the library wipes
+ * its copy as soon as the key is derived.
+ */
+typedef int (*bl_passphrase_fn)(char *buf, size_t size, void *payload);
+
+/* What a new app folder's files are compressed with (bl_config.compression). */
+#define BL_COMPRESSION_DEFAULT 0 /* zstd */
+#define BL_COMPRESSION_NONE 1
+#define BL_COMPRESSION_ZSTD 2
+
 /* Options of bl_open. Start from BL_CONFIG_INIT; fields are only ever added
- * at the end (version 1 stops after snapshot_grace). Strings are copied;
- * `schema` and `media` are borrowed and must outlive the bl_db. */
-#define BL_CONFIG_VERSION 2
+ * at the end (version 1 stops after snapshot_grace, version 2 after
+ * media_gc_grace). Strings are copied; `schema` and `media` are borrowed
+ * and must outlive the bl_db. */
+#define BL_CONFIG_VERSION 3
 typedef struct bl_config {
   unsigned int version;          /* BL_CONFIG_VERSION */
   const bl_schema *schema;       /* required */
@@ -169,8 +184,21 @@ typedef struct bl_config {
   const char *media_cache_dir;   /* NULL: $XDG_CACHE_HOME/backless/media,
                                     else $HOME/.cache/backless/media */
   int media_gc_grace;            /* 0 = BL_MEDIA_GC_GRACE */
+  /* ---- version 3: encryption and compression (docs/SECURITY.md). The
+   * first device to sync an app folder writes its settings (backless.json)
+   * from these; every other device reads them. */
+  int compression;               /* a new folder: BL_COMPRESSION_DEFAULT (zstd) or _NONE */
+  bl_passphrase_fn passphrase;   /* the key of an encrypted folder; a new folder is
+                                    encrypted when a passphrase or a key is given */
+  void *passphrase_payload;
+  const unsigned char *key;      /* instead of a passphrase: 32 random bytes (copied,
+                                    wiped at bl_close) */
+  unsigned long long kdf_opslimit; /* a new encrypted folder's Argon2id cost;
+                                    0 = crypto_pwhash_OPSLIMIT_MODERATE */
+  size_t kdf_memlimit;           /* 0 = crypto_pwhash_MEMLIMIT_MODERATE (256 MiB) */
 } bl_config;
-#define BL_CONFIG_INIT {BL_CONFIG_VERSION, NULL, NULL, BL_MISMATCH_ABORT, NULL, 0, 0, NULL, NULL, 0}
+#define BL_CONFIG_INIT {BL_CONFIG_VERSION, NULL, NULL, BL_MISMATCH_ABORT, NULL, 0, 0, NULL, NULL, 0, \
+                        BL_COMPRESSION_DEFAULT, NULL, NULL, NULL, 0, 0}
 
 /*
  * Opens (or creates) the database as the seed's Backless.init does: creates
@@ -219,11 +247,14 @@ typedef enum bl_sync_code {
   BL_SYNC_RETRIED,           /* warning: the service throttled, failed or
                                 rejected the token, and the requests were
                                 retried (nothing lost) */
-  BL_SYNC_MEDIA              /* media: an attachment could not be uploaded
+  BL_SYNC_MEDIA,             /* media: an attachment could not be uploaded
                                 (not in the cache, unreadable, wrong hash,
                                 upload failed) and is retried next sync, or
                                 one was uploaded again after another
                                 device's collection */
+  BL_SYNC_KEY                /* the app folder is encrypted and no passphrase
+                                was given, or it is wrong: nothing was
+                                downloaded, applied or uploaded */
 } bl_sync_code;
 
 /* Static name of a code ("compacted", ...); "unknown" for others. */

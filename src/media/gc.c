@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backless/remote.h"
+#include "format/envelope.h"
 #include "media/media_internal.h"
 #include "sync/sync_internal.h"
 
@@ -355,6 +356,7 @@ void bl__media_collect(bl_sync_ctx *ctx, bl__media_shards **shards, int pull_com
   bl_db *db = ctx->db;
   const bl_media_schema *ms = db->media;
   if (!ms || !ms->all_hashes) return;
+  if (db->env_flags & BL_ENV_ENCRYPTED) return; /* no media there yet (upload.c) */
   if (bl__media_state_init(db) != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_ESQLITE, "media state: %s", bl_errmsg(db));
     return;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "backless/remote.h"
+#include "format/envelope.h"
 #include "media/media_internal.h"
 #include "sync/sync_internal.h"
 
@@ -216,6 +217,14 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
   bl_db *db = ctx->db;
   const bl_media_schema *ms = db->media;
   if (!ms || !ms->unuploaded) return;
+  if (db->env_flags & BL_ENV_ENCRYPTED) {
+    /* Until media files get their own envelope and keyed names, an
+     * encrypted folder gets no attachment at all rather than one in the
+     * clear. */
+    bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_EMISUSE,
+                  "attachments are not uploaded to an encrypted app folder yet (they would be stored unencrypted)");
+    return;
+  }
   if (bl__media_state_init(db) != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_ESQLITE, "media state: %s", bl_errmsg(db));
     return;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "media/media_internal.h"
 #include "sync/sync_internal.h"
 #include "util/errmsg.h"
@@ -99,6 +101,16 @@ static int open_check_config(const bl_config *c) {
     if (c->media_gc_grace < 0) return bl__set_tls_error(BL_EMISUSE, "bl_open: media_gc_grace must be >= 0 (0 = default)");
     if (c->media_cache_dir && !c->media_cache_dir[0])
       return bl__set_tls_error(BL_EMISUSE, "bl_open: media_cache_dir is empty");
+  }
+  if (c->version >= 3) {
+    if (c->compression < BL_COMPRESSION_DEFAULT || c->compression > BL_COMPRESSION_ZSTD)
+      return bl__set_tls_error(BL_EMISUSE, "bl_open: unknown compression %d", c->compression);
+    if (c->kdf_opslimit && (c->kdf_opslimit < crypto_pwhash_OPSLIMIT_MIN || c->kdf_opslimit > 64))
+      return bl__set_tls_error(BL_EMISUSE, "bl_open: kdf_opslimit must be %llu..64",
+                               (unsigned long long)crypto_pwhash_OPSLIMIT_MIN);
+    if (c->kdf_memlimit && (c->kdf_memlimit < crypto_pwhash_MEMLIMIT_MIN || c->kdf_memlimit > ((size_t)4 << 30)))
+      return bl__set_tls_error(BL_EMISUSE, "bl_open: kdf_memlimit must be %zu bytes .. 4 GiB",
+                               (size_t)crypto_pwhash_MEMLIMIT_MIN);
   }
   return BL_OK;
 }
@@ -385,6 +397,24 @@ int bl_open(bl_db **out, const bl_config *config) {
     }
   }
   if (!db->media_cache_dir) db->media_cache_dir = bl__media_default_cache_dir();
+  if (sodium_init() < 0) {
+    bl_close(db);
+    return bl__set_tls_error(BL_ERROR, "libsodium cannot be initialised");
+  }
+  if (config->version >= 3) {
+    db->compression_new = config->compression;
+    db->passphrase = config->passphrase;
+    db->passphrase_payload = config->passphrase_payload;
+    db->kdf_ops = config->kdf_opslimit;
+    db->kdf_mem = config->kdf_memlimit;
+    if (config->key) {
+      if (!(db->given_key = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES))) {
+        bl_close(db);
+        return bl__set_tls_error(BL_ENOMEM, "out of memory");
+      }
+      memcpy(db->given_key, config->key, crypto_secretstream_xchacha20poly1305_KEYBYTES);
+    }
+  }
   if (!db->path || !db->app_folder) {
     bl_close(db);
     return bl__set_tls_error(BL_ENOMEM, "out of memory");
@@ -418,5 +448,7 @@ void bl_close(bl_db *db) {
   free(db->lock_path);
   free(db->app_folder);
   free(db->media_cache_dir);
+  if (db->given_key) sodium_free(db->given_key); /* zeroes it */
+  if (db->data_key) sodium_free(db->data_key);
   free(db);
 }

@@ -316,6 +316,23 @@ static bl_apply_outcome pull_file(bl_sync_ctx *ctx, pull_state *st, size_t dev, 
     return BL_APPLY_FAILED;
   }
   bl__crash_point("pull-downloaded");
+  if (ctx->db->envelope) {
+    /* Decrypted and decompressed whole before anything of it is applied:
+     * a file that fails authentication anywhere is refused entirely. */
+    char id[1024], err[256] = "";
+    int urc = BL_OK;
+    FILE *plain = NULL;
+    if (bl__settings_identity(device, name, id, sizeof id) == BL_OK)
+      plain = bl__settings_unwrap_file(ctx->db, fp, id, &urc, err, sizeof err);
+    fclose(fp);
+    if (!plain) {
+      bl__ctx_error(ctx, device, urc == BL_EIO || urc == BL_ENOMEM ? BL_SYNC_APPLY : BL_SYNC_CORRUPT,
+                    urc == BL_OK ? BL_EMISUSE : urc, "%s: %s; nothing of it was applied", name,
+                    err[0] ? err : "cannot be opened");
+      return BL_APPLY_FAILED;
+    }
+    fp = plain;
+  }
   bl_apply_outcome out = bl__apply_file(ctx, device, name, (int)kind, seq, fp);
   fclose(fp);
   return out;

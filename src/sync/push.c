@@ -214,14 +214,25 @@ static int push_upload(bl_sync_ctx *ctx, push_out *o, int64_t size, const char *
   if (bl__path_file(db, db->device_id, name, path, sizeof path) != BL_OK ||
       bl__path_device(db, db->device_id, folder, sizeof folder) != BL_OK)
     return BL_EMISUSE;
-  int rc = bl_remote_write(ctx->remote, path, o->fp, size);
+  /* A folder with settings version 2 gets the envelope (compressed,
+   * encrypted, bound to this name and device). */
+  FILE *src = o->fp, *wrapped = NULL;
+  if (db->envelope) {
+    char id[1024], err[256] = "";
+    if (bl__settings_identity(db->device_id, name, id, sizeof id) != BL_OK) return BL_EMISUSE;
+    wrapped = bl__settings_wrap(db, o->fp, id, &size, err, sizeof err);
+    if (!wrapped) return bl_remote_set_error(ctx->remote, BL_EIO, "cannot compress or encrypt %s: %s", name, err);
+    src = wrapped;
+  }
+  int rc = bl_remote_write(ctx->remote, path, src, size);
   if (rc == BL_ENOTFOUND) {
     rc = bl_remote_mkdir(ctx->remote, folder);
     if (rc == BL_OK) {
-      rewind(o->fp);
-      rc = bl_remote_write(ctx->remote, path, o->fp, size);
+      rewind(src);
+      rc = bl_remote_write(ctx->remote, path, src, size);
     }
   }
+  if (wrapped) fclose(wrapped);
   return rc;
 }
 

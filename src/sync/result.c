@@ -27,6 +27,7 @@ const char *bl_sync_code_name(int code) {
     case BL_SYNC_FORMAT: return "format";
     case BL_SYNC_RETRIED: return "retried";
     case BL_SYNC_MEDIA: return "media";
+    case BL_SYNC_KEY: return "key";
     default: return "unknown";
   }
 }

@@ -16,7 +16,6 @@
 #include "sync/sync_internal.h"
 #include "util/errmsg.h"
 
-#include <yajl/yajl_tree.h>
 
 /* ------------------------------------------------------------------ paths */
 
@@ -48,103 +47,6 @@ void bl__crash_point(const char *name) {
   if (++passes < nth) return;
   fflush(NULL);
   kill(getpid(), SIGKILL);
-}
-
-/* ----------------------------------------------------------- backless.json */
-
-/* The app-wide settings every device must agree on. Written once by the
- * first device that syncs, read by every other; remembered in _sync_meta
- * after the first successful read, so an idle sync costs no request for it. */
-#define SYNC_SETTINGS_KEY "cloud_settings"
-#define SYNC_SETTINGS_JSON "{\"format\":\"backless\",\"version\":1}\n"
-
-typedef struct sync_buf {
-  char data[4096];
-  size_t len;
-} sync_buf;
-
-static int sync_buf_sink(const void *data, size_t len, void *payload) {
-  sync_buf *b = payload;
-  if (len > sizeof b->data - 1 - b->len) return BL_ECORRUPT; /* far larger than any settings file */
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-  return 0;
-}
-
-/* Checks the settings text: BL_OK, or an error recorded in ctx. */
-static int sync_check_settings_text(bl_sync_ctx *ctx, const char *text) {
-  char err[256];
-  yajl_val root = yajl_tree_parse(text, err, sizeof err);
-  const char *fpath[] = {"format", NULL}, *vpath[] = {"version", NULL};
-  yajl_val f = root ? yajl_tree_get(root, fpath, yajl_t_string) : NULL;
-  yajl_val v = root ? yajl_tree_get(root, vpath, yajl_t_number) : NULL;
-  int rc = BL_OK;
-  const char *fs = f ? YAJL_GET_STRING(f) : NULL;
-  if (!root || !YAJL_IS_OBJECT(root) || !fs || strcmp(fs, "backless") != 0 || !v || !YAJL_IS_INTEGER(v)) {
-    bl__ctx_error(ctx, NULL, BL_SYNC_CORRUPT, BL_ECORRUPT,
-                  "%s/backless.json is not a backless settings file; sync stopped", ctx->db->app_folder);
-    rc = BL_ECORRUPT;
-  } else if (YAJL_GET_INTEGER(v) != 1) {
-    bl__ctx_error(ctx, NULL, BL_SYNC_FORMAT, BL_ESCHEMA,
-                  "%s/backless.json has format version %lld; this build reads version 1: update the app",
-                  ctx->db->app_folder, (long long)YAJL_GET_INTEGER(v));
-    rc = BL_ESCHEMA;
-  }
-  yajl_tree_free(root);
-  return rc;
-}
-
-static int sync_settings(bl_sync_ctx *ctx) {
-  bl_db *db = ctx->db;
-  char *known = NULL;
-  int rc = bl__meta_get(db, SYNC_SETTINGS_KEY, &known);
-  if (rc == BL_OK) {
-    free(known);
-    return BL_OK;
-  }
-  char path[1024];
-  if (sync_fmt(path, sizeof path, snprintf(path, sizeof path, "%s/backless.json", db->app_folder)) != BL_OK)
-    return BL_EMISUSE;
-  sync_buf *b = calloc(1, sizeof *b);
-  if (!b) return BL_ENOMEM;
-  rc = bl_remote_read(ctx->remote, path, sync_buf_sink, b);
-  if (rc == BL_ENOTFOUND) {
-    /* First device: create the app folder and the settings. */
-    rc = bl_remote_mkdir(ctx->remote, db->app_folder);
-    if (rc == BL_OK) rc = bl_remote_write_buf(ctx->remote, path, SYNC_SETTINGS_JSON, strlen(SYNC_SETTINGS_JSON));
-    if (rc != BL_OK) {
-      bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "cannot create %s: %s", path, bl_remote_errmsg(ctx->remote));
-      free(b);
-      return rc;
-    }
-    snprintf(b->data, sizeof b->data, "%s", SYNC_SETTINGS_JSON);
-  } else if (rc != BL_OK) {
-    if (rc == BL_ECORRUPT)
-      bl__ctx_error(ctx, NULL, BL_SYNC_CORRUPT, rc, "%s is too large to be a settings file", path);
-    else
-      bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "cannot read %s: %s", path, bl_remote_errmsg(ctx->remote));
-    free(b);
-    return rc;
-  } else {
-    b->data[b->len] = '\0';
-    /* A torn first upload (a store without atomic writes) leaves a prefix
-     * of the one text every device writes: finish it. Anything else is not
-     * ours to overwrite. */
-    size_t full = strlen(SYNC_SETTINGS_JSON);
-    if (b->len < full && memcmp(b->data, SYNC_SETTINGS_JSON, b->len) == 0) {
-      rc = bl_remote_write_buf(ctx->remote, path, SYNC_SETTINGS_JSON, full);
-      if (rc != BL_OK) {
-        bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "cannot repair %s: %s", path, bl_remote_errmsg(ctx->remote));
-        free(b);
-        return rc;
-      }
-      snprintf(b->data, sizeof b->data, "%s", SYNC_SETTINGS_JSON);
-    }
-  }
-  rc = sync_check_settings_text(ctx, b->data);
-  if (rc == BL_OK) rc = bl__meta_set(db, SYNC_SETTINGS_KEY, b->data);
-  free(b);
-  return rc;
 }
 
 /* ------------------------------------------------------------ entry points */
@@ -196,7 +98,7 @@ static int sync_run(bl_db *db, bl_remote *remote, bl_sync_result *result, int wh
   }
   bl_remote_stats before, after;
   bl_remote_get_stats(remote, &before);
-  if (sync_settings(&ctx) == BL_OK) {
+  if (bl__sync_settings(&ctx) == BL_OK) {
     if (what & SYNC_PULL) bl__pull(&ctx);
     /* Media first, so other devices usually find an attachment's file
      * before its reference; collection last, with the pull's knowledge

@@ -39,6 +39,16 @@ struct bl_db {
   char *media_cache_dir;        /* NULL when none could be found */
   int media_gc_grace;
   int media_state_ready;        /* _bl_media exists (created once per handle) */
+  /* encryption and compression (settings.c) */
+  int compression_new;              /* bl_config.compression, for a new folder */
+  bl_passphrase_fn passphrase;
+  void *passphrase_payload;
+  unsigned char *given_key;         /* sodium_malloc'ed copy of bl_config.key, or NULL */
+  unsigned long long kdf_ops;
+  size_t kdf_mem;
+  int envelope;                     /* files are wrapped (settings version 2) */
+  unsigned env_flags;               /* BL_ENV_ZSTD | BL_ENV_ENCRYPTED */
+  unsigned char *data_key;          /* sodium_malloc'ed; set once the key is known */
 };
 
 /* Sets db's last error (printf-style) and returns `code`. */
@@ -187,6 +197,25 @@ void bl__ctx_error(bl_sync_ctx *ctx, const char *device, int sync_code, int bl_c
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
+
+/* -------------------------------------------------------------- settings.c */
+
+/* Reads (or, for a new app folder, writes) backless.json and adopts it:
+ * db->envelope, db->env_flags and, for an encrypted folder, db->data_key.
+ * BL_OK, or an error recorded in ctx (nothing may be downloaded then). */
+int bl__sync_settings(bl_sync_ctx *ctx);
+
+/* The identity bound to a file of device `device` named `name` (the
+ * canonical file name): "changesets/device-<id>/<name>". */
+int bl__settings_identity(const char *device, const char *name, char *buf, size_t size);
+
+/* Wraps plain (from its start) into a new temporary file positioned at its
+ * start, *size its length; NULL with err set on failure. */
+FILE *bl__settings_wrap(bl_db *db, FILE *plain, const char *identity, int64_t *size, char *err, size_t errsize);
+
+/* Unwraps `wrapped` (from its start) into a new temporary file positioned
+ * at its start; NULL with *rc (BL_ECORRUPT for a refused file) and err set. */
+FILE *bl__settings_unwrap_file(bl_db *db, FILE *wrapped, const char *identity, int *rc, char *err, size_t errsize);
 
 int bl__pull(bl_sync_ctx *ctx);
 /* Pulls one device's folder (errors and warnings go to ctx). */

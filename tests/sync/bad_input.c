@@ -97,6 +97,7 @@ typedef struct fixture {
 /* a pushes two rows and a note; c syncs once first when `c_synced`. */
 static void fixture_up(fixture *f, int c_synced) {
   dir = th_tmpdir();
+  th_compression = BL_COMPRESSION_NONE; /* these cases forge plain JSON files */
   memset(f, 0, sizeof *f);
   f->a = th_open(dir, "a.db", NULL);
   f->c = th_open(dir, "c.db", NULL);

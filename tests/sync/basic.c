@@ -540,6 +540,7 @@ static void test_sync_basic__wrong_device_and_sequence(void) {
 
 static void test_sync_basic__unknown_table_applies_nothing(void) {
   setup();
+  th_compression = BL_COMPRESSION_NONE; /* the test edits the plain JSON */
   bl_db *a = th_open(dir, "a.db", NULL), *c = th_open(dir, "c.db", NULL);
   bl_remote *r = th_remote(dir);
   bl_sync_result res = BL_SYNC_RESULT_INIT;
@@ -556,6 +557,7 @@ static void test_sync_basic__unknown_table_applies_nothing(void) {
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos"), 0);
   BL_CHECK_INT(th_int(c, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), 1);
   finish(&res, r, a, c, NULL);
+  th_compression = BL_COMPRESSION_DEFAULT;
 }
 
 static void test_sync_basic__accounts(void) {
@@ -624,9 +626,11 @@ static void test_sync_basic__settings_file(void) {
   char text[256] = {0};
   BL_CHECK(fread(text, 1, sizeof text - 1, f) > 0);
   fclose(f);
-  BL_CHECK(strstr(text, "\"format\":\"backless\"") && strstr(text, "\"version\":1"));
+  /* A new folder: version 2, compressed, not encrypted (no passphrase). */
+  BL_CHECK(strstr(text, "\"format\":\"backless\"") && strstr(text, "\"version\":2"));
+  BL_CHECK(strstr(text, "\"compression\":\"zstd\"") && strstr(text, "\"encryption\":null"));
   /* A newer format stops the sync of a device that has not seen it yet. */
-  write_file(path, "{\"format\":\"backless\",\"version\":2}");
+  write_file(path, "{\"format\":\"backless\",\"version\":3}");
   th_exec(b, "INSERT INTO todos (id) VALUES ('x')");
   BL_CHECK_INT(th_sync(b, r, &res), BL_ESCHEMA);
   BL_CHECK(th_has_error(&res, BL_SYNC_FORMAT));

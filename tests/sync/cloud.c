@@ -329,8 +329,10 @@ static void test_sync_cloud__duplicate_changeset_on_drive(void) {
   BL_REQUIRE(server_start_emulator(&s, "gdrive.py", args) == 0);
   char *dir = th_tmpdir();
   th_opts o = {0};
+  th_compression = BL_COMPRESSION_NONE; /* the test reads and edits the plain JSON */
   bl_db *a = th_open(dir, "a.db", &o), *b = th_open(dir, "b.db", &o), *c = th_open(dir, "c.db", &o),
         *d = th_open(dir, "d.db", &o);
+  th_compression = BL_COMPRESSION_DEFAULT;
   bl_remote *ra = cl_remote("gdrive", &s), *rb = cl_remote("gdrive", &s), *rc = cl_remote("gdrive", &s),
             *rd = cl_remote("gdrive", &s);
   BL_REQUIRE(a && b && c && d && ra && rb && rc && rd);

@@ -76,10 +76,13 @@ const bl_schema *th_schema(int version) {
   return s;
 }
 
+int th_compression = BL_COMPRESSION_DEFAULT;
+
 bl_db *th_open(const char *dir, const char *file, const th_opts *o) {
   char *path = NULL;
   if (asprintf(&path, "%s/%s", dir, file) < 0) exit(2);
   bl_config c = BL_CONFIG_INIT;
+  c.compression = th_compression;
   c.schema = th_schema(o && o->schema_version ? o->schema_version : 1);
   c.database_path = path;
   if (o) {

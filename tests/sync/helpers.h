@@ -32,6 +32,10 @@ typedef struct th_opts {
 } th_opts;
 
 /* Opens device database `file` inside `dir` ("<dir>/<file>"). */
+/* The compression th_open gives a new app folder: the library's default
+ * (zstd, so the envelope is exercised), or BL_COMPRESSION_NONE for tests
+ * that read or forge the plain JSON of files (version 1 settings). */
+extern int th_compression;
 bl_db *th_open(const char *dir, const char *file, const th_opts *o);
 
 /* A folder remote at "<dir>/cloud" (created). */
