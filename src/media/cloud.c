@@ -1,5 +1,6 @@
 /*
- * cloud.c — the media folder of the app folder: paths, and a per-sync
+ * cloud.c — the media folder of the app folder: names (the content hash,
+ * or in an encrypted folder a keyed hash of it), paths, and a per-sync
  * memory of shard listings (<app>/media/<xx>, xx = the hash's first two hex
  * characters), so that finding out which of N attachments are already in
  * the cloud costs at most one listing per shard, not one request per file.
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/envelope.h"
 #include "media/media_internal.h"
 #include "sync/sync_internal.h"
 
@@ -24,6 +26,7 @@ typedef struct shard {
 } shard;
 
 struct bl__media_shards {
+  const bl_db *db;           /* for cloud names */
   int media_listed;          /* <app>/media was listed this sync */
   unsigned char exists[256]; /* which shard folders exist (or were made) */
   shard s[256];
@@ -35,8 +38,29 @@ static shard *cloud_shard(bl__media_shards *sh, const char *hash) {
   return &sh->s[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])];
 }
 
+void bl__media_cloud_name(const bl_db *db, const char *hash, char out[BL_MEDIA_HASH_LEN + 1]) {
+  if (!(db->env_flags & BL_ENV_ENCRYPTED) || !db->data_key) {
+    memcpy(out, hash, BL_MEDIA_HASH_LEN + 1);
+    return;
+  }
+  /* A keyed hash of the content hash: the cloud cannot tell which known
+   * file a user stores, and equal attachments still share one name. */
+  unsigned char name_key[crypto_generichash_KEYBYTES], digest[crypto_hash_sha256_BYTES];
+  crypto_kdf_derive_from_key(name_key, sizeof name_key, 1, "blmedia_", db->data_key);
+  crypto_generichash(digest, sizeof digest, (const unsigned char *)hash, BL_MEDIA_HASH_LEN, name_key,
+                     sizeof name_key);
+  sodium_memzero(name_key, sizeof name_key);
+  bl__media_hex(digest, out);
+}
+
+int64_t bl__media_cloud_bytes(const bl_db *db, int64_t plain) {
+  return (db->env_flags & BL_ENV_ENCRYPTED) ? bl_env_size_uncompressed(plain, BL_ENV_ENCRYPTED) : plain;
+}
+
 int bl__media_cloud_path(const bl_db *db, const char *hash, char *buf, size_t size) {
-  int n = snprintf(buf, size, "%s/media/%.2s/%s", db->app_folder, hash, hash);
+  char name[BL_MEDIA_HASH_LEN + 1];
+  bl__media_cloud_name(db, hash, name);
+  int n = snprintf(buf, size, "%s/media/%.2s/%s", db->app_folder, name, name);
   return n < 0 || (size_t)n >= size ? BL_EMISUSE : BL_OK;
 }
 
@@ -60,12 +84,15 @@ static int cloud_add(shard *s, const char *hash, int present, int64_t size) {
   return BL_OK;
 }
 
-int bl__media_cloud_lookup(bl_sync_ctx *ctx, bl__media_shards **shards, const char *hash, int *present,
+int bl__media_cloud_lookup(bl_sync_ctx *ctx, bl__media_shards **shards, const char *content_hash, int *present,
                            int64_t *size) {
   *present = 0;
   *size = -1;
   if (!*shards && !(*shards = calloc(1, sizeof **shards))) return BL_ENOMEM;
   bl__media_shards *sh = *shards;
+  sh->db = ctx->db;
+  char hash[BL_MEDIA_HASH_LEN + 1]; /* the name in the cloud */
+  bl__media_cloud_name(ctx->db, content_hash, hash);
   shard *s = cloud_shard(sh, hash);
   if (!sh->media_listed) {
     /* One listing of media/ tells which shards exist: a missing shard
@@ -113,19 +140,27 @@ int bl__media_cloud_lookup(bl_sync_ctx *ctx, bl__media_shards **shards, const ch
   return BL_OK;
 }
 
-void bl__media_cloud_set(bl__media_shards *shards, const char *hash, int present, int64_t size) {
-  if (!shards) return;
+void bl__media_cloud_set(bl__media_shards *shards, const char *content_hash, int present, int64_t size) {
+  if (!shards || !shards->db) return;
+  char hash[BL_MEDIA_HASH_LEN + 1];
+  bl__media_cloud_name(shards->db, content_hash, hash);
   shard *s = cloud_shard(shards, hash);
   /* Out of memory only loses the memo: the next lookup lists again. */
   if (s->listed && cloud_add(s, hash, present, size) != BL_OK) s->listed = 0;
 }
 
-int bl__media_shard_exists(const bl__media_shards *shards, const char *hash) {
-  return shards && shards->media_listed && shards->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])];
+int bl__media_shard_exists(const bl__media_shards *shards, const char *content_hash) {
+  if (!shards || !shards->db || !shards->media_listed) return 0;
+  char hash[BL_MEDIA_HASH_LEN + 1];
+  bl__media_cloud_name(shards->db, content_hash, hash);
+  return shards->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])];
 }
 
-void bl__media_shard_made(bl__media_shards *shards, const char *hash) {
-  if (shards) shards->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])] = 1;
+void bl__media_shard_made(bl__media_shards *shards, const char *content_hash) {
+  if (!shards || !shards->db) return;
+  char hash[BL_MEDIA_HASH_LEN + 1];
+  bl__media_cloud_name(shards->db, content_hash, hash);
+  shards->exists[cloud_hexval(hash[0]) * 16 + cloud_hexval(hash[1])] = 1;
 }
 
 void bl__media_shards_free(bl__media_shards *shards) {

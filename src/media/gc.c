@@ -258,7 +258,8 @@ static void gc_verify(bl_sync_ctx *ctx, bl__media_shards **shards, int push_ok) 
                       r->hash, rc == BL_ENOMEM ? "out of memory" : bl_remote_errmsg(ctx->remote));
       continue;
     }
-    if (present && size >= 0 && gc_cache_size(db, r->hash) >= 0 && gc_cache_size(db, r->hash) != size)
+    if (present && size >= 0 && gc_cache_size(db, r->hash) >= 0 &&
+        bl__media_cloud_bytes(db, gc_cache_size(db, r->hash)) != size)
       present = 0; /* a torn upload (a store without atomic writes): put the whole file back */
     if (!present) {
       char err[512];
@@ -356,7 +357,6 @@ void bl__media_collect(bl_sync_ctx *ctx, bl__media_shards **shards, int pull_com
   bl_db *db = ctx->db;
   const bl_media_schema *ms = db->media;
   if (!ms || !ms->all_hashes) return;
-  if (db->env_flags & BL_ENV_ENCRYPTED) return; /* no media there yet (upload.c) */
   if (bl__media_state_init(db) != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_ESQLITE, "media state: %s", bl_errmsg(db));
     return;

@@ -119,7 +119,22 @@ void bl__media_shards_free(bl__media_shards *shards);
 int bl__media_shard_exists(const bl__media_shards *shards, const char *hash);
 void bl__media_shard_made(bl__media_shards *shards, const char *hash);
 
-/* <app folder>/media/<2 hex>/<hash> into buf; BL_EMISUSE if too long. */
+/* The name of hash's file in the cloud: the hash itself, or in an
+ * encrypted folder BLAKE2b(hash) keyed with a key derived from the data
+ * key (docs/FORMAT.md section 13). */
+void bl__media_cloud_name(const bl_db *db, const char *hash, char out[BL_MEDIA_HASH_LEN + 1]);
+
+/* The size in the cloud of an attachment of `plain` bytes (its envelope's
+ * in an encrypted folder). */
+int64_t bl__media_cloud_bytes(const bl_db *db, int64_t plain);
+
+/* Opens a temporary file holding what is uploaded for cache entry `path`:
+ * the entry itself (a FILE on it), or its envelope in an encrypted folder
+ * (bound to "media/<cloud name>"). *size = its length. NULL with err set. */
+FILE *bl__media_upload_source(const bl_db *db, const char *hash, const char *path, int64_t *size, char *err,
+                              size_t errsize);
+
+/* <app folder>/media/<2 hex>/<cloud name> into buf; BL_EMISUSE if too long. */
 int bl__media_cloud_path(const bl_db *db, const char *hash, char *buf, size_t size);
 
 /* Uploads hash's cache entry to the cloud (one file). BL_OK, BL_ENOTFOUND

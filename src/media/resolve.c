@@ -10,12 +10,54 @@
 #include <sys/stat.h>
 
 #include "backless/remote.h"
+#include "format/envelope.h"
 #include "media/media_internal.h"
 #include "sync/sync_internal.h"
 #include "util/errmsg.h"
 
 static int resolve_sink(const void *data, size_t len, void *payload) {
   return bl__media_writer_write(payload, data, len) == BL_OK ? 0 : BL_EIO;
+}
+
+static int resolve_tmp_sink(const void *data, size_t len, void *payload) {
+  return fwrite(data, 1, len, payload) == len ? 0 : BL_EIO;
+}
+
+/* Downloads the envelope at `cloud` into a temporary file and decrypts it
+ * into the cache writer (whose hash check follows in the caller). BL_OK or
+ * an error set on db. */
+static int resolve_encrypted(bl_db *db, bl_remote *remote, const char *hash, const char *cloud, const char *name,
+                             bl__media_writer *w) {
+  FILE *enc = tmpfile(), *plain = tmpfile();
+  int rc = enc && plain ? BL_OK : bl__db_error(db, BL_EIO, "cannot create a temporary file");
+  if (rc == BL_OK) {
+    rc = bl_remote_read(remote, cloud, resolve_tmp_sink, enc);
+    if (rc == BL_ENOTFOUND)
+      bl__db_error(db, rc, "%s is not in the cloud (%s): not uploaded yet, or deleted", name, cloud);
+    else if (rc != BL_OK)
+      bl__db_error(db, rc, "cannot download %s: %s", name, bl_remote_errmsg(remote));
+  }
+  if (rc == BL_OK) {
+    char cn[BL_MEDIA_HASH_LEN + 1], id[16 + BL_MEDIA_HASH_LEN], err[256] = "";
+    bl__media_cloud_name(db, hash, cn);
+    snprintf(id, sizeof id, "media/%s", cn);
+    bl_env_opts o = {BL_ENV_ENCRYPTED, db->data_key, 0};
+    rewind(enc);
+    rc = bl_env_decode(enc, plain, &o, id, 0, err, sizeof err);
+    if (rc != BL_OK) bl__db_error(db, rc, "the cloud file of %s (%s) cannot be opened: %s; nothing was cached", name, cloud, err);
+  }
+  if (rc == BL_OK) {
+    unsigned char buf[65536];
+    size_t n;
+    rewind(plain);
+    while (rc == BL_OK && (n = fread(buf, 1, sizeof buf, plain)) > 0)
+      if (bl__media_writer_write(w, buf, n) != BL_OK)
+        rc = bl__db_error(db, BL_EIO, "cannot write to the media cache '%s'", db->media_cache_dir);
+    sodium_memzero(buf, sizeof buf);
+  }
+  if (enc) fclose(enc);
+  if (plain) fclose(plain);
+  return rc;
 }
 
 static int resolve_fill(bl_db *db, bl_media_file *out, char *path, int source) {
@@ -55,12 +97,33 @@ int bl_media_resolve(bl_db *db, bl_remote *remote, const char *hash, const char 
   }
   if (!remote) return bl__db_error(db, BL_EMISUSE, "%s is not in the media cache and no remote was given", name);
 
+  /* The folder's settings (known after a sync; read here otherwise): an
+   * encrypted folder names and wraps its media files. */
+  if (!db->settings_loaded) {
+    bl_sync_result res = BL_SYNC_RESULT_INIT;
+    bl_sync_ctx ctx = {db, remote, &res, BL_OK, 0, 0};
+    rc = bl__sync_settings(&ctx);
+    if (rc != BL_OK) {
+      if (res.errors_count) bl__db_error(db, rc, "%s", res.errors[0].message);
+      bl_sync_result_free(&res);
+      return rc;
+    }
+    bl_sync_result_free(&res);
+  }
   char cloud[1024];
   if (bl__media_cloud_path(db, hash, cloud, sizeof cloud) != BL_OK)
     return bl__db_error(db, BL_EMISUSE, "the app folder name is too long");
   bl__media_writer w;
   if ((rc = bl__media_writer_open(db, &w)) != BL_OK) return rc;
-  rc = bl_remote_read(remote, cloud, resolve_sink, &w);
+  if (db->env_flags & BL_ENV_ENCRYPTED) {
+    rc = resolve_encrypted(db, remote, hash, cloud, name, &w);
+    if (rc != BL_OK) {
+      bl__media_writer_abort(&w);
+      return rc;
+    }
+  } else {
+    rc = bl_remote_read(remote, cloud, resolve_sink, &w);
+  }
   if (rc != BL_OK) {
     int io = rc == BL_EIO && w.fp && ferror(w.fp);
     bl__media_writer_abort(&w);

@@ -115,8 +115,9 @@ static int up_mark(bl_sync_ctx *ctx, const up_item *it, int skipped) {
  * or made it already. */
 static int up_mkdir(bl_sync_ctx *ctx, bl__media_shards *shards, const char *hash, char *err, size_t errsize) {
   if (bl__media_shard_exists(shards, hash)) return BL_OK;
-  char path[1024];
-  int n = snprintf(path, sizeof path, "%s/media/%.2s", ctx->db->app_folder, hash);
+  char path[1024], name[BL_MEDIA_HASH_LEN + 1];
+  bl__media_cloud_name(ctx->db, hash, name);
+  int n = snprintf(path, sizeof path, "%s/media/%.2s", ctx->db->app_folder, name);
   if (n < 0 || (size_t)n >= sizeof path) return BL_EMISUSE;
   int rc = bl_remote_mkdir(ctx->remote, path);
   if (rc != BL_OK) {
@@ -125,6 +126,38 @@ static int up_mkdir(bl_sync_ctx *ctx, bl__media_shards *shards, const char *hash
   }
   bl__media_shard_made(shards, hash);
   return BL_OK;
+}
+
+FILE *bl__media_upload_source(const bl_db *db, const char *hash, const char *path, int64_t *size, char *err,
+                              size_t errsize) {
+  if (errsize) err[0] = '\0';
+  FILE *fp = fopen(path, "rb");
+  struct stat sb;
+  if (!fp || fstat(fileno(fp), &sb) != 0) {
+    snprintf(err, errsize, "cannot open the cache entry %s: %s", path, strerror(errno));
+    if (fp) fclose(fp);
+    return NULL;
+  }
+  if (!(db->env_flags & BL_ENV_ENCRYPTED)) {
+    *size = (int64_t)sb.st_size;
+    return fp;
+  }
+  char name[BL_MEDIA_HASH_LEN + 1], id[16 + BL_MEDIA_HASH_LEN];
+  bl__media_cloud_name(db, hash, name);
+  snprintf(id, sizeof id, "media/%s", name);
+  FILE *out = tmpfile();
+  bl_env_opts o = {BL_ENV_ENCRYPTED, db->data_key, 0};
+  int rc = out ? bl_env_encode(fp, out, &o, id, err, errsize) : BL_EIO;
+  fclose(fp);
+  long end = rc == BL_OK ? ftell(out) : -1;
+  if (end < 0) {
+    if (!err[0]) snprintf(err, errsize, "cannot encrypt the cache entry %s into a temporary file", path);
+    if (out) fclose(out);
+    return NULL;
+  }
+  *size = end;
+  rewind(out);
+  return out;
 }
 
 int bl__media_upload_one(bl_sync_ctx *ctx, bl__media_shards *shards, const char *hash, char *err, size_t errsize) {
@@ -136,19 +169,16 @@ int bl__media_upload_one(bl_sync_ctx *ctx, bl__media_shards *shards, const char 
   }
   char dest[1024];
   FILE *fp = NULL;
-  struct stat sb;
+  int64_t size = 0;
   rc = bl__media_cloud_path(ctx->db, hash, dest, sizeof dest);
   if (rc == BL_OK) rc = up_mkdir(ctx, shards, hash, err, errsize);
-  if (rc == BL_OK && (!(fp = fopen(path, "rb")) || fstat(fileno(fp), &sb) != 0)) {
-    snprintf(err, errsize, "cannot open the cache entry %s: %s", path, strerror(errno));
-    rc = BL_EIO;
-  }
+  if (rc == BL_OK && !(fp = bl__media_upload_source(ctx->db, hash, path, &size, err, errsize))) rc = BL_EIO;
   if (rc == BL_OK) {
-    rc = bl_remote_write(ctx->remote, dest, fp, (int64_t)sb.st_size);
+    rc = bl_remote_write(ctx->remote, dest, fp, size);
     if (rc != BL_OK)
       snprintf(err, errsize, "cannot upload %s: %s", dest, bl_remote_errmsg(ctx->remote));
     else
-      bl__media_cloud_set(shards, hash, 1, (int64_t)sb.st_size);
+      bl__media_cloud_set(shards, hash, 1, size);
   }
   if (fp) fclose(fp);
   free(path);
@@ -172,12 +202,11 @@ static void up_batch(bl_sync_ctx *ctx, bl__media_shards *shards, up_item **items
                       up_name(items[i], nb, sizeof nb), bl_errmsg(ctx->db));
       continue;
     }
-    FILE *fp = fopen(cpath, "rb");
-    struct stat sb;
-    if (!fp || fstat(fileno(fp), &sb) != 0) {
-      bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_EIO, "%s: cannot open the cache entry %s: %s; retried next sync",
-                    up_name(items[i], nb, sizeof nb), cpath, strerror(errno));
-      if (fp) fclose(fp);
+    int64_t size = 0;
+    FILE *fp = bl__media_upload_source(ctx->db, items[i]->hash, cpath, &size, err, sizeof err);
+    if (!fp) {
+      bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_EIO, "%s: %s; retried next sync", up_name(items[i], nb, sizeof nb),
+                    err);
       free(cpath);
       continue;
     }
@@ -192,7 +221,7 @@ static void up_batch(bl_sync_ctx *ctx, bl__media_shards *shards, up_item **items
     memset(&jobs[nj], 0, sizeof jobs[nj]);
     jobs[nj].path = paths[nj];
     jobs[nj].src = fp;
-    jobs[nj].size = (int64_t)sb.st_size;
+    jobs[nj].size = size;
     use[i] = (int)nj++;
   }
   if (nj) bl_remote_write_many(ctx->remote, jobs, nj);
@@ -217,14 +246,6 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
   bl_db *db = ctx->db;
   const bl_media_schema *ms = db->media;
   if (!ms || !ms->unuploaded) return;
-  if (db->env_flags & BL_ENV_ENCRYPTED) {
-    /* Until media files get their own envelope and keyed names, an
-     * encrypted folder gets no attachment at all rather than one in the
-     * clear. */
-    bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_EMISUSE,
-                  "attachments are not uploaded to an encrypted app folder yet (they would be stored unencrypted)");
-    return;
-  }
   if (bl__media_state_init(db) != BL_OK) {
     bl__ctx_error(ctx, NULL, BL_SYNC_MEDIA, BL_ESQLITE, "media state: %s", bl_errmsg(db));
     return;
@@ -264,7 +285,7 @@ void bl__media_upload(bl_sync_ctx *ctx, bl__media_shards **shards) {
       char *cpath = NULL;
       struct stat sb;
       int same = size < 0 || bl_media_cache_get(db, it->hash, &cpath) != BL_OK ||
-                 (stat(cpath, &sb) == 0 && (int64_t)sb.st_size == size);
+                 (stat(cpath, &sb) == 0 && bl__media_cloud_bytes(db, (int64_t)sb.st_size) == size);
       free(cpath);
       if (same) {
         it->marked = up_mark(ctx, it, 1) == BL_OK;

@@ -297,6 +297,7 @@ static int settings_adopt(bl_sync_ctx *ctx, const settings *s) {
   }
   db->envelope = s->version >= 2;
   db->env_flags = s->flags;
+  db->settings_loaded = 1;
   return BL_OK;
 }
 

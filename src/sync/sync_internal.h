@@ -46,6 +46,7 @@ struct bl_db {
   unsigned char *given_key;         /* sodium_malloc'ed copy of bl_config.key, or NULL */
   unsigned long long kdf_ops;
   size_t kdf_mem;
+  int settings_loaded;              /* backless.json was read and adopted */
   int envelope;                     /* files are wrapped (settings version 2) */
   unsigned env_flags;               /* BL_ENV_ZSTD | BL_ENV_ENCRYPTED */
   unsigned char *data_key;          /* sodium_malloc'ed; set once the key is known */

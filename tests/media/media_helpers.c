@@ -19,6 +19,8 @@
 
 #include "servers/server_proc.h"
 
+#include <sodium.h>
+
 #define MH_USER "user"
 #define MH_PASS "pass"
 
@@ -267,6 +269,11 @@ static int mh_cs_mark(sqlite3 *db, const char *hash, void *payload) {
 
 /* ------------------------------------------------------------------ devices */
 
+static int mh_passphrase(char *buf, size_t size, void *payload) {
+  snprintf(buf, size, "%s", (const char *)payload);
+  return 0;
+}
+
 mh_dev *mh_dev_new(mh_env *e, const char *name, const mh_opts *o) {
   if (e->ndevs == MH_MAX_DEVS) exit(2);
   mh_dev *d = calloc(1, sizeof *d);
@@ -286,6 +293,12 @@ mh_dev *mh_dev_new(mh_env *e, const char *name, const mh_opts *o) {
   c.database_path = d->db_path;
   c.media_cache_dir = d->cache_dir;
   c.media_gc_grace = o ? o->grace : 0;
+  if (o && o->passphrase) {
+    c.passphrase = mh_passphrase;
+    c.passphrase_payload = (void *)o->passphrase;
+    c.kdf_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+    c.kdf_memlimit = crypto_pwhash_MEMLIMIT_MIN;
+  }
   if (o && o->media) {
     c.media = o->media;
   } else if (o && o->custom) {

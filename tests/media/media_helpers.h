@@ -93,6 +93,8 @@ typedef struct mh_opts {
   const char *cache_dir; /* NULL: "<tmp>/<name>-cache" */
   const bl_schema *schema;      /* NULL: the test schema */
   const bl_media_schema *media; /* set: this media schema (borrowed) */
+  const char *passphrase;       /* set: the app folder is (or becomes) encrypted
+                                   with it (cheapest Argon2id) */
 } mh_opts;
 
 struct mh_dev {
