@@ -297,6 +297,21 @@ int bl_sync(bl_db *db, bl_remote *remote, bl_sync_result *result);
 int bl_pull(bl_db *db, bl_remote *remote, bl_sync_result *result);
 int bl_push(bl_db *db, bl_remote *remote, bl_sync_result *result);
 
+/*
+ * Changes the passphrase of an encrypted app folder. The data key (opened
+ * with this database's passphrase or key from bl_config) is wrapped again
+ * under a key derived from `new_passphrase` (Argon2id, a fresh salt, the
+ * folder's costs) and backless.json is rewritten — the only time it is;
+ * no file of the history is touched. A device joining from then on needs
+ * the new passphrase; a device that synced before keeps the settings it
+ * read and keeps working with either (the data key itself is unchanged:
+ * a passphrase change is not a revocation, docs/SECURITY.md). BL_EMISUSE
+ * for a folder that is not encrypted, BL_EAUTH when this
+ * database's passphrase does not open the folder; on any failure the old
+ * passphrase still works. The new passphrase is not kept.
+ */
+int bl_passphrase_change(bl_db *db, bl_remote *remote, const char *new_passphrase);
+
 /* The seed's clearAllData(): in one transaction, runs schema clear, deletes
  * the synced tables' clock state, every cursor and the account, and resets
  * push state. device_id and schema_version are kept. The next sync restores

@@ -309,7 +309,15 @@ int bl__sync_settings(bl_sync_ctx *ctx) {
   if (rc == BL_OK) {
     rc = settings_parse(ctx, known, &s);
     free(known);
-    return rc == BL_OK ? settings_adopt(ctx, &s) : rc;
+    if (rc != BL_OK) return rc;
+    size_t errors = ctx->res->errors_count;
+    rc = settings_adopt(ctx, &s);
+    if (rc != BL_EAUTH || !(s.flags & BL_ENV_ENCRYPTED) || (!db->passphrase && !db->given_key)) return rc;
+    /* The key does not open the remembered settings: the passphrase may
+     * have been changed on another device (bl_passphrase_change rewrote
+     * backless.json). Read it again before calling the passphrase wrong. */
+    bl__result_truncate_errors(ctx->res, errors);
+    ctx->first_error = errors ? ctx->first_error : BL_OK;
   }
   char path[1024];
   if (settings_path(db, path, sizeof path) != BL_OK) return BL_EMISUSE;
@@ -418,4 +426,80 @@ FILE *bl__settings_unwrap_file(bl_db *db, FILE *wrapped, const char *identity, i
   }
   rewind(out);
   return out;
+}
+
+/* ------------------------------------------------------- passphrase change */
+
+int bl_passphrase_change(bl_db *db, bl_remote *remote, const char *new_passphrase) {
+  if (!db) return BL_EMISUSE;
+  if (!remote || !new_passphrase || !*new_passphrase)
+    return bl__db_error(db, BL_EMISUSE, "passphrase change: a remote and a non-empty new passphrase are needed");
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  bl_sync_ctx ctx = {db, remote, &res, BL_OK, 0, 0};
+  bl_sync_lock lock;
+  int rc = bl__lock_acquire(db, &lock);
+  if (rc != BL_OK) return rc;
+  /* The current key, from this database's passphrase (or key). */
+  rc = bl__sync_settings(&ctx);
+  char path[1024];
+  settings_buf *b = NULL;
+  settings cur;
+  if (rc != BL_OK) {
+    if (res.errors_count) bl__db_error(db, rc, "passphrase change: %s", res.errors[0].message);
+    goto done;
+  }
+  if (!(db->env_flags & BL_ENV_ENCRYPTED) || !db->data_key) {
+    rc = bl__db_error(db, BL_EMISUSE, "passphrase change: the app folder '%s' is not encrypted", db->app_folder);
+    goto done;
+  }
+  /* The settings as they are in the cloud now (compression, costs). */
+  if ((rc = settings_path(db, path, sizeof path)) != BL_OK) goto done;
+  if (!(b = calloc(1, sizeof *b))) {
+    rc = bl__db_error(db, BL_ENOMEM, "out of memory");
+    goto done;
+  }
+  rc = bl_remote_read(remote, path, settings_sink, b);
+  if (rc != BL_OK) {
+    bl__db_error(db, rc, "passphrase change: cannot read %s: %s", path, bl_remote_errmsg(remote));
+    goto done;
+  }
+  b->data[b->len] = '\0';
+  if ((rc = settings_parse(&ctx, b->data, &cur)) != BL_OK) {
+    bl__db_error(db, rc, "passphrase change: %s", res.errors_count ? res.errors[0].message : "bad settings");
+    goto done;
+  }
+  unsigned long long ops = cur.raw ? crypto_pwhash_OPSLIMIT_MODERATE : cur.ops;
+  size_t mem = cur.raw ? crypto_pwhash_MEMLIMIT_MODERATE : cur.mem;
+  if (db->kdf_ops) ops = db->kdf_ops;
+  if (db->kdf_mem) mem = db->kdf_mem;
+  unsigned char salt[SALT_BYTES], kek[BL_ENV_KEYBYTES], wrapped[WRAP_BYTES];
+  randombytes_buf(salt, sizeof salt);
+  if (crypto_pwhash(kek, sizeof kek, new_passphrase, strlen(new_passphrase), salt, ops, mem,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    rc = bl__db_error(db, BL_ENOMEM, "passphrase change: Argon2id could not get %zu MiB of memory", mem >> 20);
+    goto done;
+  }
+  randombytes_buf(wrapped, crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(wrapped + crypto_secretbox_NONCEBYTES, db->data_key, BL_ENV_KEYBYTES, wrapped, kek);
+  sodium_memzero(kek, sizeof kek);
+  char salt_hex[2 * SALT_BYTES + 1], wrap_hex[2 * WRAP_BYTES + 1];
+  sodium_bin2hex(salt_hex, sizeof salt_hex, salt, sizeof salt);
+  sodium_bin2hex(wrap_hex, sizeof wrap_hex, wrapped, sizeof wrapped);
+  snprintf(b->data, sizeof b->data,
+           "{\"format\":\"backless\",\"version\":2,\"compression\":\"%s\",\"encryption\":"
+           "{\"cipher\":\"xchacha20poly1305-secretstream\",\"kdf\":\"argon2id13\",\"opslimit\":%llu,"
+           "\"memlimit\":%zu,\"salt\":\"%s\",\"wrapped_key\":\"%s\"}}\n",
+           (cur.flags & BL_ENV_ZSTD) ? "zstd" : "none", ops, mem, salt_hex, wrap_hex);
+  rc = bl_remote_write_buf(remote, path, b->data, strlen(b->data));
+  if (rc != BL_OK) {
+    bl__db_error(db, rc, "passphrase change: cannot write %s: %s (the old passphrase still works)", path,
+                 bl_remote_errmsg(remote));
+    goto done;
+  }
+  rc = bl__meta_set(db, SETTINGS_KEY, b->data);
+done:
+  bl__lock_release(&lock);
+  bl_sync_result_free(&res);
+  free(b);
+  return rc;
 }

@@ -295,7 +295,50 @@ static void test_sync_encrypted__passphrase_on_plain_folder(void) {
   th_rmtree(dir);
 }
 
+static void test_sync_encrypted__passphrase_change(void) {
+  dir = th_tmpdir();
+  bl_db *a = enc_open("a.db", pw_ok, "old one"), *b = enc_open("b.db", pw_ok, "old one");
+  bl_remote *r = th_remote(dir);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  th_exec(a, "INSERT INTO todos (id, title) VALUES ('h1', 'history')");
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
+  /* b, with the old passphrase, cannot change it to anything by mistake
+   * if its own is wrong; a changes it. */
+  bl_db *w = enc_open("w.db", pw_ok, "not it");
+  BL_CHECK_INT(bl_passphrase_change(w, r, "whatever"), BL_EAUTH);
+  BL_CHECK(strstr(bl_errmsg(w), "wrong passphrase") != NULL);
+  BL_CHECK_INT(bl_passphrase_change(a, r, "new one"), BL_OK);
+  th_exec(a, "INSERT INTO todos (id, title) VALUES ('h2', 'after the change')");
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  /* A new device with the new passphrase reads the whole history. */
+  bl_db *c = enc_open("c.db", pw_ok, "new one");
+  BL_CHECK_INT(th_sync(c, r, &res), BL_OK);
+  BL_CHECK_INT(th_int(c, "SELECT count(*) FROM todos WHERE id IN ('h1', 'h2')"), 2);
+  /* A device that never synced, with the old passphrase: a 'key' error. */
+  bl_db *d = enc_open("d.db", pw_ok, "old one");
+  BL_CHECK(th_sync(d, r, &res) != BL_OK);
+  BL_CHECK(th_has_error(&res, BL_SYNC_KEY));
+  BL_CHECK_INT(th_int(d, "SELECT count(*) FROM todos"), 0);
+  bl_close(d);
+  /* b reopened with the new passphrase (its remembered settings are the
+   * old ones: it reads backless.json again) syncs on. */
+  bl_close(b);
+  b = enc_open("b.db", pw_ok, "new one");
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos WHERE id = 'h2'"), 1);
+  /* A plain folder has no passphrase to change. */
+  bl_sync_result_free(&res);
+  bl_close(a);
+  bl_close(b);
+  bl_close(c);
+  bl_close(w);
+  bl_remote_free(r);
+  th_rmtree(dir);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_sync_encrypted__passphrase_change),
     BL_TEST(test_sync_encrypted__three_devices_no_plaintext),
     BL_TEST(test_sync_encrypted__wrong_missing_unsupported),
     BL_TEST(test_sync_encrypted__tampered_files),
