@@ -127,6 +127,7 @@ static void test_sync_encrypted__three_devices_no_plaintext(void) {
   bl_close(c);
   bl_remote_free(r);
   th_rmtree(dir);
+  free(dir);
 }
 
 /* Sync of `db` must fail with code `code` (a BL_SYNC_*), apply nothing,
@@ -198,6 +199,7 @@ static void test_sync_encrypted__wrong_missing_unsupported(void) {
   bl_close(fresh);
   bl_remote_free(r);
   th_rmtree(dir);
+  free(dir);
 }
 
 /* Device x's sync refuses a's file with BL_SYNC_CORRUPT and applies
@@ -278,6 +280,7 @@ static void test_sync_encrypted__tampered_files(void) {
   bl_close(y);
   bl_remote_free(r);
   th_rmtree(dir);
+  free(dir);
 }
 
 static void test_sync_encrypted__passphrase_on_plain_folder(void) {
@@ -293,6 +296,7 @@ static void test_sync_encrypted__passphrase_on_plain_folder(void) {
   bl_close(b);
   bl_remote_free(r);
   th_rmtree(dir);
+  free(dir);
 }
 
 static void test_sync_encrypted__passphrase_change(void) {
@@ -335,6 +339,7 @@ static void test_sync_encrypted__passphrase_change(void) {
   bl_close(w);
   bl_remote_free(r);
   th_rmtree(dir);
+  free(dir);
 }
 
 static const bl_test_case cases[] = {
