@@ -123,7 +123,19 @@ typedef struct cli_db_options {
   const char *media_cache; /* --media-cache DIR; NULL = $BACKLESS_MEDIA_CACHE,
                               else the library's default */
   int media_gc_grace;     /* passed to bl_open (0 = default) */
+  int keyed;              /* 1: the command may sync, so it takes the passphrase
+                             (--passphrase-file, else $BACKLESS_PASSPHRASE) and
+                             honours BACKLESS_KDF_FAST */
+  const char *passphrase_file; /* --passphrase-file FILE (cli_key_option) */
+  int compression;        /* a new app folder's (BL_COMPRESSION_*; 0 = default) */
 } cli_db_options;
+
+/* A passphrase the tool read (passphrase.c). */
+typedef struct cli_passphrase {
+  char *text;       /* sodium_malloc'ed, NUL-terminated; NULL: none given */
+  const char *file; /* the --passphrase-file it came from (borrowed); NULL:
+                       $BACKLESS_PASSPHRASE */
+} cli_passphrase;
 
 /* An open database and what it was opened with. */
 typedef struct cli_db {
@@ -132,6 +144,8 @@ typedef struct cli_db {
   char *schema_dir; /* absolute path, malloc'ed */
   char *app_folder; /* malloc'ed */
   bl_media_schema *media; /* the schema dir's '-- media:' line; NULL: none */
+  cli_passphrase pass;    /* opt->keyed: the passphrase given, if any; wiped
+                             by cli_db_close right after bl_close */
 } cli_db;
 
 /* The option lines every database command's --help shows for
@@ -160,13 +174,63 @@ int cli_db_option(const char *command, int argc, char **argv, int *i, cli_db_opt
  * opt->media_cache, else $BACKLESS_MEDIA_CACHE, else the library's default.
  * Afterwards the keys are (re)written when they changed. Returns
  * CLI_EXIT_OK with `out` filled (close it with cli_db_close), or an exit
- * code after printing the reason on stderr.
+ * code after printing the reason on stderr. With opt->keyed, the passphrase
+ * is read first (cli_passphrase_load; a refused passphrase file opens
+ * nothing) and given to bl_open with the compression and the KDF knob.
  */
 int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out);
 
 /* Closes what cli_db_open opened (the database, then its schemas); a
  * zeroed cli_db is fine. */
 void cli_db_close(cli_db *d);
+
+/* ------------------------------------------------------------ passphrase.c */
+
+/* The option lines of --passphrase-file for an option column of 18
+ * characters (media); sync and demo write their own. */
+#define CLI_PASSPHRASE_HELP                                                               \
+  "  --passphrase-file FILE\n"                                                           \
+  "                     the passphrase of an encrypted app folder: the first\n"          \
+  "                     line of FILE, readable by its owner only (default:\n"            \
+  "                     $BACKLESS_PASSPHRASE; see 'backless sync --help')\n"
+
+/* Matches --passphrase-file FILE at argv[*i] into opt->passphrase_file.
+ * Same returns as cli_opt_value. */
+int cli_key_option(const char *command, int argc, char **argv, int *i, cli_db_options *opt);
+
+/* Parses --compression's value: zstd or none. CLI_EXIT_OK with *out set
+ * (BL_COMPRESSION_*), or CLI_EXIT_USAGE after printing why. */
+int cli_compression_parse(const char *command, const char *s, int *out);
+
+/*
+ * Reads the passphrase: the first line of `file` (without its newline, or
+ * a CR before it) when `file` is not NULL, else $BACKLESS_PASSPHRASE, which
+ * is then removed from the environment. A file that its group or others
+ * may access, an empty first line, or one longer than 1023 bytes is
+ * refused. Returns CLI_EXIT_OK with out->text set (NULL when neither was
+ * given), or CLI_EXIT_FAIL after printing why (never the passphrase).
+ * out is wiped with cli_passphrase_wipe.
+ */
+int cli_passphrase_load(const char *command, const char *file, cli_passphrase *out);
+
+/* Zeroes and frees p->text; p is left zeroed. */
+void cli_passphrase_wipe(cli_passphrase *p);
+
+/* "--passphrase-file FILE" or "$BACKLESS_PASSPHRASE", into buf. */
+const char *cli_passphrase_source(const cli_passphrase *p, char *buf, size_t size);
+
+/* Sets cfg's passphrase callback to hand over p (borrowed: p must stay put
+ * until bl_close) when p holds one, and applies cli_kdf_config. */
+void cli_passphrase_config(cli_passphrase *p, bl_config *cfg);
+
+/* BACKLESS_KDF_FAST=1 (tests only): a new encrypted folder gets
+ * Argon2id's minimum cost (crypto_pwhash_OPSLIMIT_MIN / MEMLIMIT_MIN). */
+void cli_kdf_config(bl_config *cfg);
+
+/* When `r` holds a 'key' error, explains it on stderr for `command` (no
+ * passphrase given, or the one from where it came was refused) and
+ * returns 1; else returns 0. */
+int cli_key_error(const char *command, const bl_sync_result *r, const cli_db *d);
 
 /* ------------------------------------------------------------ cmd_sync.c */
 

@@ -11,12 +11,21 @@
  * every check holds and both devices end with the same rows and the same
  * CRDT metadata.
  *
- * Divided into: the temporary folder, device helpers (run SQL, sync, read
- * values), checks, printing tables side by side, and the script.
+ * With --encrypted, the same script runs through an encrypted app folder
+ * (a fixed demo passphrase unless --passphrase-file or $BACKLESS_PASSPHRASE
+ * gives one; Argon2id at its cheapest cost, since the folder lives for
+ * seconds), and two more checks look at the cloud's bytes: the attachment
+ * is stored under a name that is not its hash, and no todo title, table or
+ * column name, attachment text, hash or the passphrase appears in any
+ * cloud file, name or content.
+ *
+ * The checks and the tables it prints live in demo_check.c (demo.h).
+ *
+ * Divided into: device helpers (run SQL, sync, read values), the script,
+ * and the command.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +33,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
+#include "demo.h"
 
 static const char demo_usage[] =
-    "usage: backless demo [--quiet]\n"
+    "usage: backless demo [--quiet] [--encrypted [--passphrase-file FILE]]\n"
     "\n"
     "Shows two devices, A and B, keeping one todo list in sync through a cloud\n"
     "folder (here a local folder, as a Dropbox or Syncthing folder would be):\n"
@@ -42,9 +54,19 @@ static const char demo_usage[] =
     "Everything happens in a temporary folder (under $TMPDIR, else /tmp) that\n"
     "is removed at the end.\n"
     "\n"
+    "With --encrypted the cloud folder is encrypted (see 'backless sync --help'),\n"
+    "and the demo then checks that no todo title, table or column name,\n"
+    "attachment text or hash, nor the passphrase, appears in any cloud file.\n"
+    "The passphrase is a fixed demo one, unless --passphrase-file FILE or\n"
+    "$BACKLESS_PASSPHRASE gives one (never printed); its Argon2id cost is the\n"
+    "minimum, which is weak but fine for a folder removed seconds later.\n"
+    "\n"
     "Options:\n"
-    "  -q, --quiet   print only the final verdict\n"
-    "  -h, --help    show this help\n"
+    "  -q, --quiet               print only the final verdict\n"
+    "  --encrypted               sync through an encrypted folder\n"
+    "  --passphrase-file FILE    with --encrypted: the passphrase, the first line\n"
+    "                            of FILE (accessible by its owner only)\n"
+    "  -h, --help                show this help\n"
     "\n"
     "Exit status: 0 when every check holds and both devices converge, 1 otherwise.\n";
 
@@ -64,16 +86,14 @@ static const char demo_schema_sql[] =
     "  mime_type TEXT\n"
     ");\n";
 
-static int demo_quiet;
-static int demo_failures;
+int demo_quiet;
+int demo_failures;
+int demo_encrypted;
 
-static void demo_say(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+/* The passphrase of the encrypted demo when none is given: not a secret. */
+static char demo_fixed_passphrase[] = "correct horse battery staple";
 
-static void demo_say(const char *fmt, ...) {
+void demo_say(const char *fmt, ...) {
   if (demo_quiet) return;
   va_list ap;
   va_start(ap, fmt);
@@ -81,37 +101,8 @@ static void demo_say(const char *fmt, ...) {
   va_end(ap);
 }
 
-/* ------------------------------------------------------------ the folder */
-
-static int demo_rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-  (void)st, (void)type, (void)ftw;
-  if (remove(path) != 0) cli_error("demo", "cannot remove %s: %s", path, strerror(errno));
-  return 0; /* go on: remove as much as possible */
-}
-
-/* Removes `dir` and everything in it, without following symbolic links. */
-static void demo_rm_tree(const char *dir) {
-  nftw(dir, demo_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Writes `text` to `path`. 0 or -1 (message printed). */
-static int demo_write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
-    cli_error("demo", "cannot write %s: %s", path, strerror(errno));
-    return -1;
-  }
-  return 0;
-}
-
 /* ------------------------------------------------------------ devices */
 
-typedef struct demo_device {
-  const char *name; /* "A" or "B" */
-  char *path;       /* the database file */
-  char *cache;      /* its media cache dir */
-  bl_db *db;
-} demo_device;
 
 /* Runs SQL on a device, echoed as "A> ...". 0 or -1 (message printed). */
 static int demo_exec(demo_device *d, const char *sql) {
@@ -158,7 +149,7 @@ static int demo_sync_quiet_result(demo_device *d, bl_remote *cloud) {
 
 /* The first column of the first row of `sql` as text (sqlite3_malloc'ed;
  * "" when there is no row, NULL on error). */
-static char *demo_value(demo_device *d, const char *sql) {
+char *demo_value(demo_device *d, const char *sql) {
   sqlite3_stmt *st = NULL;
   char *v = NULL;
   int rc = sqlite3_prepare_v2(bl_sqlite(d->db), sql, -1, &st, NULL);
@@ -173,191 +164,6 @@ static char *demo_value(demo_device *d, const char *sql) {
   }
   sqlite3_finalize(st);
   return v;
-}
-
-/* ------------------------------------------------------------ checks */
-
-/* Checks that `sql` gives `want` on device `d`; narrates `why`. */
-static void demo_expect(demo_device *d, const char *sql, const char *want, const char *why) {
-  char *got = demo_value(d, sql);
-  int ok = got && strcmp(got, want) == 0;
-  demo_say("  %s %s\n", ok ? "ok:  " : "FAIL:", why);
-  if (!ok) {
-    cli_error("demo", "device %s: expected %s to give '%s', got '%s'", d->name, sql, want,
-              got ? got : "(error)");
-    demo_failures++;
-  }
-  sqlite3_free(got);
-}
-
-/* Checks a count from a sync result: `got` must be `want`, or with
- * at_least set, at least `want`. */
-static void demo_expect_count(const char *what, long long got, long long want, int at_least,
-                              const char *why) {
-  int ok = at_least ? got >= want : got == want;
-  demo_say("  %s %s\n", ok ? "ok:  " : "FAIL:", why);
-  if (!ok) {
-    cli_error("demo", "expected %s %s %lld, got %lld", what, at_least ? ">=" : "=", want, got);
-    demo_failures++;
-  }
-}
-
-/* Appends every row of `sql` to `out`, one line per row. -1 on error. */
-static int demo_dump(demo_device *d, const char *sql, sqlite3_str *out) {
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(bl_sqlite(d->db), sql, -1, &st, NULL);
-  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    for (int i = 0; i < sqlite3_column_count(st); i++)
-      sqlite3_str_appendf(out, "%s%s", i ? "|" : "", sqlite3_column_text(st, i));
-    sqlite3_str_appendchar(out, 1, '\n');
-    rc = SQLITE_OK;
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    cli_error("demo", "device %s: %s", d->name, sqlite3_errmsg(bl_sqlite(d->db)));
-    return -1;
-  }
-  return 0;
-}
-
-/* What must converge: the rows, and every column's CRDT metadata (value,
- * col_version, causal length, origin), but not db_version or seq, which
- * are local to each device. sqlite3_malloc'ed; NULL on error. */
-static char *demo_state(demo_device *d) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  int rc = demo_dump(d, "SELECT quote(id), quote(title), quote(done) FROM todos ORDER BY id", s);
-  sqlite3_str_appendall(s, "--\n");
-  if (rc == 0)
-    rc = demo_dump(d,
-                   "SELECT \"table\", quote(pk), cid, quote(val), col_version, cl, quote(site_id)"
-                   " FROM crsql_changes ORDER BY 1, 2, 3",
-                   s);
-  char *text = sqlite3_str_finish(s);
-  if (rc != 0) {
-    sqlite3_free(text);
-    return NULL;
-  }
-  return text;
-}
-
-/* ------------------------------------------------------------ files */
-
-/* Reads a whole file into a malloc'ed buffer (*len bytes). NULL on error
- * (message printed). */
-static unsigned char *demo_read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  unsigned char *buf = NULL;
-  size_t cap = 0;
-  *len = 0;
-  if (!f) goto fail;
-  for (;;) {
-    if (*len == cap) {
-      size_t ncap = cap ? cap * 2 : 4096;
-      unsigned char *n = realloc(buf, ncap);
-      if (!n) goto fail;
-      buf = n;
-      cap = ncap;
-    }
-    size_t got = fread(buf + *len, 1, cap - *len, f);
-    *len += got;
-    if (got == 0) break;
-  }
-  if (ferror(f)) goto fail;
-  fclose(f);
-  return buf;
-fail:
-  cli_error("demo", "cannot read %s: %s", path, strerror(errno));
-  if (f) fclose(f);
-  free(buf);
-  return NULL;
-}
-
-/* Checks that files `a` and `b` hold the same bytes; narrates `why`. */
-static void demo_expect_same_bytes(const char *a, const char *b, const char *why) {
-  size_t la = 0, lb = 0;
-  unsigned char *pa = demo_read_file(a, &la), *pb = demo_read_file(b, &lb);
-  int ok = pa && pb && la == lb && memcmp(pa, pb, la) == 0;
-  demo_say("  %s %s\n", ok ? "ok:  " : "FAIL:", why);
-  if (!ok) {
-    cli_error("demo", "%s (%zu bytes) and %s (%zu bytes) differ", a, la, b, lb);
-    demo_failures++;
-  }
-  free(pa);
-  free(pb);
-}
-
-/* Checks where a resolved attachment came from; narrates `why`. */
-static void demo_expect_source(const bl_media_file *f, int want, const char *why) {
-  static const char *const names[] = {"?", "the cache", "a download", "a repair"};
-  int ok = f->source == want;
-  demo_say("  %s %s\n", ok ? "ok:  " : "FAIL:", why);
-  if (!ok) {
-    cli_error("demo", "expected the attachment from %s, got it from %s", names[want],
-              f->source >= 1 && f->source <= 3 ? names[f->source] : "?");
-    demo_failures++;
-  }
-}
-
-/* ------------------------------------------------------------ tables */
-
-static const char *const demo_todos_sql = "SELECT id, title, done FROM todos ORDER BY id";
-
-/* The todos of a device as printed lines (sqlite3_malloc'ed text). */
-static char *demo_render(demo_device *d) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  if (!f) return NULL;
-  int rc = cli_print_query(f, bl_sqlite(d->db), demo_todos_sql, "");
-  fclose(f);
-  char *s = rc == SQLITE_OK && buf ? sqlite3_mprintf("%s", buf) : NULL;
-  free(buf);
-  if (rc != SQLITE_OK)
-    cli_error("demo", "device %s: %s", d->name, sqlite3_errmsg(bl_sqlite(d->db)));
-  return s;
-}
-
-static void demo_show(demo_device *d) {
-  if (demo_quiet) return;
-  char *t = demo_render(d);
-  if (!t) return;
-  printf("  todos on device %s:\n", d->name);
-  for (char *line = t, *nl; *line; line = nl + 1) {
-    nl = strchr(line, '\n');
-    if (!nl) break;
-    printf("    %.*s\n", (int)(nl - line), line);
-  }
-  sqlite3_free(t);
-}
-
-/* Width of one line in characters (UTF-8 continuation bytes not counted). */
-static int demo_width(const char *s, size_t n) {
-  int w = 0;
-  for (size_t i = 0; i < n; i++)
-    if (((unsigned char)s[i] & 0xC0) != 0x80) w++;
-  return w;
-}
-
-/* Prints both devices' todos next to each other. */
-static void demo_side_by_side(demo_device *a, demo_device *b) {
-  if (demo_quiet) return;
-  char *ta = demo_render(a), *tb = demo_render(b);
-  if (ta && tb) {
-    int wa = 0;
-    for (char *p = ta, *nl; (nl = strchr(p, '\n')); p = nl + 1)
-      if (demo_width(p, (size_t)(nl - p)) > wa) wa = demo_width(p, (size_t)(nl - p));
-    printf("    %-*s    %s\n", wa, "device A", "device B");
-    char *pa = ta, *pb = tb;
-    while (*pa || *pb) {
-      char *na = strchr(pa, '\n'), *nb = strchr(pb, '\n');
-      size_t la = na ? (size_t)(na - pa) : strlen(pa), lb = nb ? (size_t)(nb - pb) : strlen(pb);
-      printf("    %.*s%*s    %.*s\n", (int)la, pa, wa - demo_width(pa, la), "", (int)lb, pb);
-      pa = na ? na + 1 : pa + la;
-      pb = nb ? nb + 1 : pb + lb;
-    }
-  }
-  sqlite3_free(ta);
-  sqlite3_free(tb);
 }
 
 /* ------------------------------------------------------------ the script */
@@ -376,18 +182,24 @@ static char *demo_t3_version(demo_device *d) {
  * a call failed (printed); failed checks are counted.
  */
 static int demo_attachment(demo_device *a, demo_device *b, bl_remote *cloud, const char *cloud_dir,
-                           const char *receipt) {
+                           const char *receipt, char hash[BL_MEDIA_HASH_LEN + 1]) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   bl_media_file f1 = {0}, f2 = {0};
-  char hash[BL_MEDIA_HASH_LEN + 1];
   int rc = -1;
 
   demo_say(
       "\nStep 3. A attaches a receipt to todo t1: bl_media_add_file hashes the file\n"
       "        (SHA-256), copies it into A's media cache and inserts a row into\n"
-      "        attachments, the table the schema's '-- media:' line names. A syncs:\n"
-      "        the bytes go to cloud/TodoDemo/media/<2 hex>/<hash>, the row goes\n"
-      "        with A's changeset.\n");
+      "        attachments, the table the schema's '-- media:' line names. A syncs:\n");
+  if (demo_encrypted)
+    demo_say(
+        "        the bytes go encrypted to cloud/TodoDemo/media/<2 hex>/<name>, where\n"
+        "        <name> is a keyed hash of the file's hash (the cloud cannot tell which\n"
+        "        file it is); the row goes with A's changeset.\n");
+  else
+    demo_say(
+        "        the bytes go to cloud/TodoDemo/media/<2 hex>/<hash>, the row goes\n"
+        "        with A's changeset.\n");
   if (bl_media_add_file(a->db, receipt, NULL, NULL, hash) != BL_OK) {
     cli_error("demo", "device A: attach %s: %s", receipt, bl_errmsg(a->db));
     goto done;
@@ -401,22 +213,40 @@ static int demo_attachment(demo_device *a, demo_device *b, bl_remote *cloud, con
   sqlite3_free(sql);
   if (demo_sync(a, cloud, &res) != 0) goto done;
   demo_expect_count("media_uploaded", res.media_uploaded, 1, 0, "A uploaded the receipt.");
-  char *in_cloud = sqlite3_mprintf("%s/TodoDemo/media/%.2s/%s", cloud_dir, hash, hash);
-  struct stat st;
-  int there = in_cloud && stat(in_cloud, &st) == 0;
-  demo_say("  %s The cloud holds it as TodoDemo/media/%.2s/%.12s...\n", there ? "ok:  " : "FAIL:",
-           hash, hash);
-  if (!there) {
-    cli_error("demo", "%s: %s", in_cloud ? in_cloud : "out of memory", strerror(errno));
-    demo_failures++;
+  if (demo_encrypted) {
+    /* One file, and nothing in the media folder shows the hash. */
+    char *media_dir = sqlite3_mprintf("%s/TodoDemo/media", cloud_dir);
+    demo_needle needle = {hash, 0};
+    int hits = 0, files = media_dir ? demo_scan(media_dir, &needle, 1, &hits) : -1;
+    int ok = files == 1 && hits == 0;
+    demo_say("  %s The cloud holds one file under TodoDemo/media/, neither named by nor\n"
+             "        holding the hash %.12s...\n",
+             ok ? "ok:  " : "FAIL:", hash);
+    if (!ok) {
+      if (files >= 0) cli_error("demo", "%d file(s) under %s, %d holding the hash", files,
+                                media_dir, hits);
+      demo_failures++;
+    }
+    sqlite3_free(media_dir);
+  } else {
+    char *in_cloud = sqlite3_mprintf("%s/TodoDemo/media/%.2s/%s", cloud_dir, hash, hash);
+    struct stat st;
+    int there = in_cloud && stat(in_cloud, &st) == 0;
+    demo_say("  %s The cloud holds it as TodoDemo/media/%.2s/%.12s...\n", there ? "ok:  " : "FAIL:",
+             hash, hash);
+    if (!there) {
+      cli_error("demo", "%s: %s", in_cloud ? in_cloud : "out of memory", strerror(errno));
+      demo_failures++;
+    }
+    sqlite3_free(in_cloud);
   }
-  sqlite3_free(in_cloud);
 
   demo_say(
       "\nStep 4. B syncs: it receives the row, not the bytes (a sync never downloads\n"
       "        attachments). B opens the attachment with bl_media_resolve: not in\n"
-      "        its cache, so it is downloaded, checked against its hash and cached.\n"
-      "        The second time it comes from B's cache.\n");
+      "        its cache, so it is downloaded,%s checked against its hash and\n"
+      "        cached. The second time it comes from B's cache.\n",
+      demo_encrypted ? " decrypted," : "");
   if (demo_sync(b, cloud, &res) != 0) goto done;
   demo_expect(b, "SELECT filename || ', ' || mime_type || ', todo ' || todo_id FROM attachments",
               "receipt.txt, text/plain, todo t1", "B has the attachment's row.");
@@ -442,7 +272,7 @@ done:
 }
 
 static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud, const char *cloud_dir,
-                       const char *receipt) {
+                       const char *receipt, char hash[BL_MEDIA_HASH_LEN + 1]) {
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   int rc = -1;
 
@@ -461,7 +291,7 @@ static int demo_script(demo_device *a, demo_device *b, bl_remote *cloud, const c
   demo_show(b);
   demo_expect(b, "SELECT count(*) FROM todos", "3", "B has A's three todos.");
 
-  if (demo_attachment(a, b, cloud, cloud_dir, receipt) != 0) goto done;
+  if (demo_attachment(a, b, cloud, cloud_dir, receipt, hash) != 0) goto done;
 
   demo_say("\nStep 5. Offline, A renames todo t1 while B marks it done; then both sync.\n");
   if (demo_exec(a, "UPDATE todos SET title = 'Buy oat milk' WHERE id = 't1'") != 0 ||
@@ -535,6 +365,8 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------------ the command */
+
 static int demo_run(int argc, char **argv) {
   demo_device a = {.name = "A"}, b = {.name = "B"};
   bl_schema *schema = NULL;
@@ -542,20 +374,36 @@ static int demo_run(int argc, char **argv) {
   bl_remote *cloud = NULL;
   char *root = NULL, *schema_dir = NULL, *cloud_dir = NULL, *receipt = NULL, *sa = NULL,
        *sb = NULL;
+  const char *passphrase_file = NULL;
+  cli_passphrase given = {0}, fixed = {demo_fixed_passphrase, NULL};
+  char hash[BL_MEDIA_HASH_LEN + 1] = "";
   int rc = CLI_EXIT_FAIL;
 
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+    if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
       demo_quiet = 1;
-    else
-      return cli_usage_error("demo", "unknown option '%s'", argv[i]);
+      continue;
+    }
+    if (strcmp(argv[i], "--encrypted") == 0) {
+      demo_encrypted = 1;
+      continue;
+    }
+    int m = cli_opt_value("demo", argc, argv, &i, "--passphrase-file", &passphrase_file);
+    if (m < 0) return CLI_EXIT_USAGE;
+    if (m == 0) return cli_usage_error("demo", "unknown option '%s'", argv[i]);
   }
+  if (passphrase_file && !demo_encrypted)
+    return cli_usage_error("demo", "--passphrase-file goes with --encrypted");
+  if (demo_encrypted && cli_passphrase_load("demo", passphrase_file, &given) != CLI_EXIT_OK)
+    return CLI_EXIT_FAIL;
+  cli_passphrase *pass = given.text ? &given : &fixed;
 
   const char *tmp = getenv("TMPDIR");
   root = sqlite3_mprintf("%s/backless-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!root || !mkdtemp(root)) {
     cli_error("demo", "cannot create a temporary folder: %s", strerror(errno));
     sqlite3_free(root);
+    cli_passphrase_wipe(&given);
     return CLI_EXIT_FAIL;
   }
   schema_dir = sqlite3_mprintf("%s/schema", root);
@@ -598,6 +446,18 @@ static int demo_run(int argc, char **argv) {
       "                 their media caches (attachments by hash)\n"
       "  receipt.txt    a file A attaches to a todo\n"
       "  cloud/         the shared folder they sync through\n");
+  if (demo_encrypted && given.text)
+    demo_say("The cloud folder is encrypted with the passphrase from %s.\n",
+             passphrase_file ? passphrase_file : "$BACKLESS_PASSPHRASE");
+  else if (demo_encrypted)
+    demo_say("The cloud folder is encrypted with the demo passphrase '%s'.\n",
+             demo_fixed_passphrase);
+  if (demo_encrypted)
+    demo_say(
+        "The first sync writes cloud/TodoDemo/backless.json: a random data key, wrapped\n"
+        "under a key derived from the passphrase by Argon2id (at its minimum cost here:\n"
+        "weak, but this folder lives for seconds). Every file the devices write is\n"
+        "compressed, then encrypted with the data key.\n");
 
   if (bl_schema_from_dir(&schema, schema_dir) != BL_OK ||
       bl_media_schema_from_dir(&media, schema_dir) != BL_OK) {
@@ -612,6 +472,11 @@ static int demo_run(int argc, char **argv) {
     cfg.app_folder_name = "TodoDemo";
     cfg.media = media;
     cfg.media_cache_dir = d->cache;
+    if (demo_encrypted) {
+      cli_passphrase_config(pass, &cfg);
+      cfg.kdf_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+      cfg.kdf_memlimit = crypto_pwhash_MEMLIMIT_MIN;
+    }
     if (bl_open(&d->db, &cfg) != BL_OK) {
       cli_error("demo", "device %s: %s", d->name, bl_errmsg(NULL));
       goto done;
@@ -623,7 +488,11 @@ static int demo_run(int argc, char **argv) {
     goto done;
   }
 
-  if (demo_script(&a, &b, cloud, cloud_dir, receipt) != 0) goto done;
+  if (demo_script(&a, &b, cloud, cloud_dir, receipt, hash) != 0) goto done;
+  if (demo_encrypted) {
+    demo_say("\nStep 10. What the cloud holds, byte by byte.\n");
+    demo_expect_no_plaintext(cloud_dir, hash, pass->text);
+  }
 
   demo_say("\nFinally, side by side:\n");
   demo_side_by_side(&a, &b);
@@ -638,8 +507,8 @@ static int demo_run(int argc, char **argv) {
     cli_error("demo", "%d check%s failed", demo_failures, demo_failures == 1 ? "" : "s");
     goto done;
   }
-  printf("%sConverged: devices A and B hold identical todos, attachments and CRDT metadata.\n",
-         demo_quiet ? "" : "\n");
+  printf("%sConverged: devices A and B hold identical todos, attachments and CRDT metadata%s.\n",
+         demo_quiet ? "" : "\n", demo_encrypted ? "; the cloud holds none of it in the clear" : "");
   rc = CLI_EXIT_OK;
 
 done:
@@ -648,6 +517,7 @@ done:
   bl_remote_free(cloud);
   bl_close(a.db);
   bl_close(b.db);
+  cli_passphrase_wipe(&given);
   bl_schema_free(schema);
   bl_media_schema_free(media);
   demo_rm_tree(root);

@@ -32,7 +32,8 @@ static const char media_usage[] =
     "       backless media get         --db FILE --remote URL [-o OUT] [--name NAME] HASH\n"
     "       backless media gc          --db FILE --remote URL [--json] [--media-gc-grace N]\n"
     "       backless media clear-cache --db FILE\n"
-    "  (each also takes [--media-cache DIR] [--schema DIR]; get and gc [--token-cmd CMD])\n"
+    "  (each also takes [--media-cache DIR] [--schema DIR]; get and gc [--token-cmd CMD]\n"
+    "   [--passphrase-file FILE])\n"
     "\n"
     "Attachments (images, documents) are files kept beside the database, named\n"
     "by the SHA-256 of their bytes: a synced table records them, one row per\n"
@@ -51,6 +52,10 @@ static const char media_usage[] =
     "'backless sync' uploads the attachments not uploaded yet and deletes from\n"
     "the remote those no device refers to any more (after the other devices\n"
     "pushed --media-gc-grace times since); it never downloads one.\n"
+    "\n"
+    "In an encrypted app folder (see 'backless sync --help') attachments are\n"
+    "encrypted too, under names the cloud cannot link to their hash; get and gc\n"
+    "then need the folder's passphrase.\n"
     "\n"
     "Subcommands:\n"
     "  add FILE      hashes FILE, copies it into the cache and inserts its row\n"
@@ -85,6 +90,7 @@ static const char media_usage[] =
     "  --json             gc: print one JSON object\n"
     "  --media-gc-grace N gc: other devices' pushes to wait for (default 2)\n"
     "  --schema DIR       use (and remember) this schema folder\n" CLI_MEDIA_CACHE_HELP
+    CLI_PASSPHRASE_HELP
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0; 1 when the command failed (no '-- media:' line, a file that\n"
@@ -292,8 +298,10 @@ static int media_get(int argc, char **argv) {
   char *target = NULL;
   char hash[BL_MEDIA_HASH_LEN + 1];
   int rc;
+  opt.keyed = 1;
   for (int i = 1; i < argc; i++) {
     int m = cli_db_option(command, argc, argv, &i, &opt);
+    if (m == 0) m = cli_key_option(command, argc, argv, &i, &opt);
     if (m == 0) m = cli_opt_value(command, argc, argv, &i, "--remote", &url);
     if (m == 0) m = cli_opt_value(command, argc, argv, &i, "--token-cmd", &token_cmd);
     if (m == 0) m = cli_opt_value(command, argc, argv, &i, "-o", &out);
@@ -361,6 +369,19 @@ static int media_get(int argc, char **argv) {
   if (r == BL_ECORRUPT) {
     cli_error(command, "attachment %s: the remote's copy does not match its hash (nothing kept): %s",
               shown, bl_errmsg(d.db));
+    goto done;
+  }
+  if (r == BL_EAUTH && strstr(bl_errmsg(d.db), "passphrase")) {
+    /* The folder's 'key' error (resolve reads its settings first). */
+    char src[1024];
+    if (d.pass.text)
+      cli_error(command, "attachment %s: %s (the passphrase came from %s)", shown,
+                bl_errmsg(d.db), cli_passphrase_source(&d.pass, src, sizeof src));
+    else
+      cli_error(command,
+                "attachment %s: the app folder '%s' is encrypted and no passphrase was given: "
+                "pass --passphrase-file FILE or set BACKLESS_PASSPHRASE (nothing was downloaded)",
+                shown, d.app_folder);
     goto done;
   }
   if (r != BL_OK) {
@@ -528,12 +549,14 @@ static int media_gc(int argc, char **argv) {
   json_t *state = NULL, *o = NULL;
   const char *url = NULL, *token_cmd = NULL, *grace = NULL;
   int json = 0, rc;
+  opt.keyed = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) {
       json = 1;
       continue;
     }
     int m = cli_db_option(command, argc, argv, &i, &opt);
+    if (m == 0) m = cli_key_option(command, argc, argv, &i, &opt);
     if (m == 0) m = cli_opt_value(command, argc, argv, &i, "--remote", &url);
     if (m == 0) m = cli_opt_value(command, argc, argv, &i, "--token-cmd", &token_cmd);
     if (m == 0) m = cli_opt_value(command, argc, argv, &i, "--media-gc-grace", &grace);
@@ -582,6 +605,7 @@ static int media_gc(int argc, char **argv) {
       printf("media: uploaded 0 attachments, deleted 0\n");
     media_print_state(state);
   }
+  if (cli_key_error(command, &res, &d)) goto done;
   if (res.errors_count > 0) {
     cli_error(command, "%zu error%s (see above); nothing was collected", res.errors_count,
               res.errors_count == 1 ? "" : "s");

@@ -20,6 +20,7 @@ static const char sync_usage[] =
     "                     [--token-cmd CMD] [--snapshot-threshold N] [--snapshot-grace N]\n"
     "                     [--on-mismatch abort|skip|drop|compatible] [--schema DIR]\n"
     "                     [--media-cache DIR] [--media-gc-grace N]\n"
+    "                     [--passphrase-file FILE] [--compression zstd|none]\n"
     "\n"
     "Pulls what the other devices pushed to the remote since the last sync and\n"
     "merges it (CRDT: last writer wins per column), then pushes this device's\n"
@@ -35,6 +36,18 @@ static const char sync_usage[] =
     "URL: a local folder, '/path' or 'file:///path' (it must exist; a folder\n"
     "kept in sync by Dropbox, Syncthing, Nextcloud or a network share works);\n"
     "a relative path to an existing folder is made absolute.\n"
+    "\n"
+    "Encryption: the first device to sync creates the app folder's settings,\n"
+    "backless.json. Given a passphrase, the new folder is encrypted: every file\n"
+    "the devices write there (changesets, snapshots, attachments) is compressed,\n"
+    "then encrypted (XChaCha20-Poly1305) with a random key, kept in backless.json\n"
+    "wrapped under a key derived from the passphrase (Argon2id). The cloud sees\n"
+    "no row, no table or column name: only file names, sizes and times. Every\n"
+    "device syncing the folder needs the same passphrase: without it, or with a\n"
+    "wrong one, the sync stops with a 'key' error before anything is downloaded,\n"
+    "applied or uploaded. A folder created without a passphrase stays\n"
+    "unencrypted, and a passphrase given for it is refused (so nothing goes up\n"
+    "in the clear by mistake). The passphrase is never printed nor stored.\n"
     "\n"
     "Options:\n"
     "  --db FILE                a database made by 'backless init'\n"
@@ -59,6 +72,12 @@ static const char sync_usage[] =
     "                           $XDG_CACHE_HOME/backless/media, else\n"
     "                           ~/.cache/backless/media); use the same one for\n"
     "                           every command on a database\n"
+    "  --passphrase-file FILE   the passphrase of an encrypted app folder (a new\n"
+    "                           folder gets encrypted with it): the first line\n"
+    "                           of FILE, which must be accessible by its owner\n"
+    "                           only (chmod 600), as ssh wants of a key\n"
+    "  --compression WHAT       a new app folder's files: zstd (default) or none;\n"
+    "                           an existing folder keeps what its backless.json says\n"
     "  -h, --help               show this help\n"
     "\n"
     "Prints 'pulled N changes (F files), pushed N changes (F files)', the HTTP\n"
@@ -67,6 +86,14 @@ static const char sync_usage[] =
     "prints {pulled, pushed, files_pulled, files_pushed, media_uploaded,\n"
     "media_deleted, requests, warnings, errors}. Exit status: 0, or 1 when the\n"
     "result holds errors (the devices without errors were still synced).\n"
+    "A missing or wrong passphrase is the error 'key' (exit status 1).\n"
+    "\n"
+    "Environment:\n"
+    "  BACKLESS_PASSPHRASE   the passphrase when --passphrase-file is not given\n"
+    "                        (removed from the environment of child processes)\n"
+    "  BACKLESS_KDF_FAST=1   a test knob: a new encrypted folder gets Argon2id's\n"
+    "                        minimum cost, which makes its passphrase WEAK (cheap\n"
+    "                        to guess from backless.json); never for real data\n"
     "\n";
 
 /* ------------------------------------------------------------ the result */
@@ -151,7 +178,7 @@ static int sync_run(int argc, char **argv) {
   bl_remote *remote = NULL;
   bl_sync_result res = BL_SYNC_RESULT_INIT;
   const char *url = NULL, *threshold = NULL, *grace = NULL, *mismatch = NULL, *token_cmd = NULL,
-             *media_grace = NULL;
+             *media_grace = NULL, *compression = NULL;
   int json = 0, pull_only = 0, push_only = 0, rc;
 
   for (int i = 1; i < argc; i++) {
@@ -168,6 +195,8 @@ static int sync_run(int argc, char **argv) {
       continue;
     }
     int m = cli_db_option("sync", argc, argv, &i, &opt);
+    if (m == 0) m = cli_key_option("sync", argc, argv, &i, &opt);
+    if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--compression", &compression);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--remote", &url);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--token-cmd", &token_cmd);
     if (m == 0) m = cli_opt_value("sync", argc, argv, &i, "--snapshot-threshold", &threshold);
@@ -183,6 +212,9 @@ static int sync_run(int argc, char **argv) {
   if (!url) return cli_usage_error("sync", "--remote URL is required");
   if (pull_only && push_only)
     return cli_usage_error("sync", "--pull-only and --push-only exclude each other");
+  opt.keyed = 1;
+  if (compression && cli_compression_parse("sync", compression, &opt.compression) != CLI_EXIT_OK)
+    return CLI_EXIT_USAGE;
   long long v;
   if (threshold) {
     if (cli_parse_int(threshold, 1, INT_MAX, &v) != 0)
@@ -246,6 +278,7 @@ static int sync_run(int argc, char **argv) {
     cli_error("sync", "out of memory");
     goto done;
   }
+  if (cli_key_error("sync", &res, &d)) goto done;
   if (res.errors_count > 0) {
     /* Errors about one device leave the others synced; one without a
      * device (the remote unreachable, the push) stopped more. */

@@ -15,6 +15,9 @@
  * dir is not stored: it comes from --media-cache, else
  * $BACKLESS_MEDIA_CACHE, else the library's default, on every command.
  *
+ * Commands that may sync (opt->keyed) also hand the library the passphrase
+ * of an encrypted app folder and a new folder's compression (passphrase.c).
+ *
  * Divided into: the read-only probe, writing the keys, cli_db_open, and
  * opening a remote.
  */
@@ -188,6 +191,12 @@ int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out) {
   int rc = CLI_EXIT_FAIL;
   memset(out, 0, sizeof *out);
   if (!opt->path || !*opt->path) return cli_usage_error(command, "--db FILE is required");
+  /* First, so a refused passphrase file stops the command before anything
+   * is opened. */
+  if (opt->keyed && (rc = cli_passphrase_load(command, opt->passphrase_file, &out->pass)) !=
+                        CLI_EXIT_OK)
+    return rc;
+  rc = CLI_EXIT_FAIL;
 
   open_probe_result probe = open_probe(opt->path, &stored_dir, &stored_app, &err);
   if (probe == PROBE_ERROR) {
@@ -272,6 +281,8 @@ int cli_db_open(const char *command, const cli_db_options *opt, cli_db *out) {
   cfg.version_mismatch = opt->mismatch;
   cfg.snapshot_threshold = opt->snapshot_threshold;
   cfg.snapshot_grace = opt->snapshot_grace;
+  cfg.compression = opt->compression;
+  if (opt->keyed) cli_passphrase_config(&out->pass, &cfg);
   if (bl_open(&out->db, &cfg) != BL_OK) {
     cli_error(command, "%s", bl_errmsg(NULL));
     goto done;
@@ -291,6 +302,7 @@ done:
 
 void cli_db_close(cli_db *d) {
   bl_close(d->db);
+  cli_passphrase_wipe(&d->pass);
   bl_schema_free(d->schema);
   bl_media_schema_free(d->media);
   free(d->schema_dir);
