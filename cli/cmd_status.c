@@ -29,7 +29,9 @@ static const char status_usage[] =
     "\n"
     "With --remote, also lists the device folders of the remote with the\n"
     "latest sequence each holds next to our cursor: what the next sync will\n"
-    "pull. status only reads (opening the database still migrates it when the\n"
+    "pull, and the app folder's settings (backless.json): its format version,\n"
+    "compression and whether it is encrypted (no passphrase is needed to see\n"
+    "that). status only reads (opening the database still migrates it when the\n"
     "schema folder has gained N.sql files, as every command does).\n"
     "\n"
     "Options:\n"
@@ -240,6 +242,61 @@ static json_t *status_device(bl_remote *r, const char *folder, const char *name,
                    (json_int_t)to_pull);
 }
 
+typedef struct status_buf {
+  char data[4096];
+  size_t len;
+} status_buf;
+
+static int status_sink(const void *data, size_t len, void *payload) {
+  status_buf *b = payload;
+  if (len > sizeof b->data - 1 - b->len) return BL_ECORRUPT; /* not a settings file */
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+/*
+ * The app folder's settings, <app>/backless.json, as {version, compression,
+ * encrypted, kdf} (compression "none" and encrypted false for version 1;
+ * kdf null unless encrypted), JSON null when the folder has none yet, or
+ * {error} when it cannot be read or understood. A new reference; NULL when
+ * out of memory.
+ */
+static json_t *status_settings(bl_remote *r, const char *app) {
+  status_buf *b = calloc(1, sizeof *b);
+  char *path = sqlite3_mprintf("%s/backless.json", app);
+  json_t *out = NULL, *doc = NULL;
+  if (!b || !path) goto done;
+  int rc = bl_remote_read(r, path, status_sink, b);
+  if (rc == BL_ENOTFOUND) {
+    out = json_null();
+    goto done;
+  }
+  if (rc != BL_OK) {
+    out = json_pack("{s:s}", "error", rc == BL_ECORRUPT ? "too large for a settings file"
+                                                         : bl_remote_errmsg(r));
+    goto done;
+  }
+  doc = json_loadb(b->data, b->len, 0, NULL);
+  json_t *version = json_object_get(doc, "version"), *enc = json_object_get(doc, "encryption");
+  json_t *comp = json_object_get(doc, "compression");
+  if (!json_is_object(doc) || !json_is_integer(version)) {
+    out = json_pack("{s:s}", "error", "not a backless settings file");
+    goto done;
+  }
+  int encrypted = json_is_object(enc);
+  const char *kdf = encrypted ? json_string_value(json_object_get(enc, "kdf")) : NULL;
+  out = json_pack("{s:I,s:s,s:b,s:o}", "version", (json_int_t)json_integer_value(version),
+                  "compression", json_is_string(comp) ? json_string_value(comp) : "none",
+                  "encrypted", encrypted, "kdf", kdf ? json_string(kdf) : json_null());
+
+done:
+  json_decref(doc);
+  sqlite3_free(path);
+  free(b);
+  return out;
+}
+
 static int status_cmp_device(const void *a, const void *b) {
   const bl_remote_entry *x = a, *y = b;
   return strcmp(x->name, y->name);
@@ -256,6 +313,8 @@ static int status_remote(json_t *status, const char *url, bl_remote *r) {
   json_t *remote =
       folder ? json_pack("{s:s,s:s,s:O}", "url", url, "folder", folder, "devices", devices) : NULL;
   if (!remote || json_object_set_new(status, "remote", remote) != 0) goto oom;
+  json_t *settings = status_settings(r, json_string_value(json_object_get(status, "app_folder")));
+  if (!settings || json_object_set_new(remote, "settings", settings) != 0) goto oom;
   int rc = bl_remote_list(r, folder, &e, &n);
   if (rc == BL_ENOTFOUND) goto ok; /* nobody has pushed yet */
   if (rc != BL_OK) {
@@ -339,6 +398,19 @@ static void status_print_text(const json_t *s) {
   if (!remote) return;
   json_t *devices = json_object_get(remote, "devices");
   printf("remote           %s (%s)\n", status_str(remote, "url"), status_str(remote, "folder"));
+  json_t *set = json_object_get(remote, "settings");
+  if (json_object_get(set, "error"))
+    printf("  settings: cannot read backless.json: %s\n", status_str(set, "error"));
+  else if (json_is_object(set))
+    printf("  settings: version %lld, compression %s, %s%s%s\n", status_int(set, "version"),
+           status_str(set, "compression"),
+           json_is_true(json_object_get(set, "encrypted")) ? "encrypted" : "not encrypted",
+           json_is_string(json_object_get(set, "kdf")) ? ", key from " : "",
+           json_is_string(json_object_get(set, "kdf"))
+               ? (strcmp(status_str(set, "kdf"), "raw") == 0 ? "a raw key" : "a passphrase")
+               : "");
+  else
+    printf("  settings: none yet (the first sync writes backless.json)\n");
   if (json_array_size(devices) == 0) printf("  no device has pushed yet\n");
   json_array_foreach(devices, i, v) {
     printf("  %s  ", status_str(v, "device"));

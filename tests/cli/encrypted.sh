@@ -180,6 +180,9 @@ encrypted_scenario() {
   same "$n" 3 "C's todos"
   ok status --db a.db --remote "$REMOTE" --json # lists the devices without the passphrase
   json 'len(d["remote"]["devices"]) == 3 and all(x["to_pull"] == 0 for x in d["remote"]["devices"])'
+  json 'd["remote"]["settings"] == {"version": 2, "compression": "zstd", "encrypted": True, "kdf": "argon2id13"}'
+  ok status --db b.db --remote "$REMOTE"
+  has "settings: version 2, compression zstd, encrypted, key from a passphrase"
 
   step "attachments: encrypted in the cloud; media get and gc need the passphrase"
   printf 'KRAKEN RECEIPT zq\n%.0s' {1..50} >kraken-receipt.txt
@@ -293,6 +296,8 @@ PY
 
   step "a plain folder: --compression none gives version 1; a passphrase for it is refused"
   ok init --db p.db --schema schema
+  ok status --db p.db --remote "$PLAIN_REMOTE" --json
+  json 'd["remote"]["settings"] is None'
   ok exec --db p.db "INSERT INTO vault_todos (id, title) VALUES ('p1', 'plain text zq')"
   status 2 sync --db p.db --remote "$PLAIN_REMOTE" --compression lz4
   has "--compression wants zstd or none, not 'lz4'" err
@@ -308,6 +313,8 @@ PY
   BACKLESS_PASSPHRASE=$PASS refused q.db "the passphrase came from \$BACKLESS_PASSPHRASE"
   ok sync --db q.db --remote "$PLAIN_REMOTE" --compression zstd # ignored: the folder exists
   same "$(cat "$PLAIN_CLOUD/Backless/backless.json")" '{"format":"backless","version":1}' "settings kept"
+  ok status --db q.db --remote "$PLAIN_REMOTE"
+  has "settings: version 1, compression none, not encrypted"
   enc_count q.db vault_todos
   same "$n" 2 "Q after syncing the plain folder"
   REMOTE=${saved[0]} CLOUD=${saved[1]}
