@@ -42,6 +42,7 @@ extern const cli_command cli_cmd_clear;
 extern const cli_command cli_cmd_account;
 extern const cli_command cli_cmd_media;
 extern const cli_command cli_cmd_demo;
+extern const cli_command cli_cmd_passphrase;
 
 /* The program name used in messages ("backless"). */
 extern const char *cli_progname;

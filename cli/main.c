@@ -17,7 +17,7 @@ const char *cli_progname = "backless";
 /* Every command, in the order `backless --help` lists them. */
 static const cli_command *const cli_commands[] = {
     &cli_cmd_init,  &cli_cmd_exec,    &cli_cmd_sync, &cli_cmd_status,
-    &cli_cmd_clear, &cli_cmd_account, &cli_cmd_media, &cli_cmd_demo,
+    &cli_cmd_clear, &cli_cmd_account, &cli_cmd_media, &cli_cmd_passphrase, &cli_cmd_demo,
 };
 
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])

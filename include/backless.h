@@ -155,9 +155,10 @@ void bl_schema_free(bl_schema *schema);
 /*
  * Gives the passphrase of an encrypted app folder: writes it NUL-terminated
  * into buf (size bytes) and returns 0, or non-zero when there is none (the
- * sync then fails with BL_EAUTH before anything is downloaded). Called at
- * most once per bl_db, when its first sync needs the key; the library wipes
- * its copy as soon as the key is derived.
+ * sync then fails with BL_EAUTH before anything is downloaded). Called when
+ * a bl_db first needs the key (once, or twice when two devices create the
+ * folder at the same moment or the passphrase was changed elsewhere); the
+ * library wipes its copy as soon as the key is derived.
  */
 typedef int (*bl_passphrase_fn)(char *buf, size_t size, void *payload);
 

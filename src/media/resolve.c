@@ -102,9 +102,13 @@ int bl_media_resolve(bl_db *db, bl_remote *remote, const char *hash, const char 
   if (!db->settings_loaded) {
     bl_sync_result res = BL_SYNC_RESULT_INIT;
     bl_sync_ctx ctx = {db, remote, &res, BL_OK, 0, 0};
-    rc = bl__sync_settings(&ctx);
+    rc = bl__sync_settings_ex(&ctx, 0);
     if (rc != BL_OK) {
-      if (res.errors_count) bl__db_error(db, rc, "%s", res.errors[0].message);
+      if (rc == BL_ENOTFOUND)
+        bl__db_error(db, rc, "%s is not in the cloud: the app folder '%s' has not been synced yet", name,
+                     db->app_folder);
+      else if (res.errors_count)
+        bl__db_error(db, rc, "%s", res.errors[0].message);
       bl_sync_result_free(&res);
       return rc;
     }

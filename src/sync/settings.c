@@ -301,7 +301,9 @@ static int settings_adopt(bl_sync_ctx *ctx, const settings *s) {
   return BL_OK;
 }
 
-int bl__sync_settings(bl_sync_ctx *ctx) {
+int bl__sync_settings(bl_sync_ctx *ctx) { return bl__sync_settings_ex(ctx, 1); }
+
+int bl__sync_settings_ex(bl_sync_ctx *ctx, int create) {
   bl_db *db = ctx->db;
   settings s;
   char *known = NULL;
@@ -324,6 +326,12 @@ int bl__sync_settings(bl_sync_ctx *ctx) {
   settings_buf *b = calloc(1, sizeof *b);
   if (!b) return BL_ENOMEM;
   rc = bl_remote_read(ctx->remote, path, settings_sink, b);
+  if (rc == BL_ENOTFOUND && !create) {
+    free(b);
+    bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "the app folder '%s' has no backless.json yet (nothing was synced)",
+                  db->app_folder);
+    return rc;
+  }
   if (rc == BL_ENOTFOUND) {
     /* First device: create the app folder and the settings, then read
      * them back: of two first devices racing, both adopt what stayed. */

@@ -136,6 +136,7 @@ refused() {
 }
 
 encrypted_scenario() {
+  local found
   enc_schema schema
   printf '%s\n' "$PASS" >pass
   chmod 600 pass
@@ -319,8 +320,34 @@ PY
   same "$n" 2 "Q after syncing the plain folder"
   REMOTE=${saved[0]} CLOUD=${saved[1]}
 
+  step "passphrase change on A: a new device needs the new one and reads all history"
+  printf '%s\n' 'the new passphrase for the vault zq' >new.pass
+  chmod 600 new.pass
+  status 2 passphrase change --db a.db --remote "$REMOTE" --passphrase-file pass
+  has "--new-passphrase-file FILE is required" err
+  printf 'not it\n' >bad.pass
+  chmod 600 bad.pass
+  cp "$CLOUD/Backless/backless.json" "$work/settings.before"
+  status 1 passphrase change --db a.db --remote "$REMOTE" --passphrase-file bad.pass --new-passphrase-file new.pass
+  has "wrong passphrase" err
+  cmp -s "$CLOUD/Backless/backless.json" "$work/settings.before" || fail "a refused change rewrote backless.json"
+  ok passphrase change --db a.db --remote "$REMOTE" --passphrase-file pass --new-passphrase-file new.pass
+  has "changed the passphrase of app folder 'Backless'"
+  quiet_pass
+  ok init --db n.db --schema schema
+  status 1 sync --db n.db --remote "$REMOTE" --passphrase-file pass --json
+  has "wrong passphrase" err
+  ok init --db m.db --schema schema
+  # (B's changeset flipped above is still refused: a 'corrupt' error for B, not a 'key' one.)
+  status 1 sync --db m.db --remote "$REMOTE" --passphrase-file new.pass --json
+  json 'd["pulled"] > 0 and all(e["code"] == "corrupt" and e["device"] == "'"$dev_b"'" for e in d["errors"])'
+  ok exec --db m.db --json "SELECT (SELECT count(*) FROM vault_todos WHERE id IN ('t1', 't2', 'a-after')) AS a"
+  json 'd == [[{"a": 3}]]'
+
+  found=$(grep -r -l -F -a -- "the new passphrase for the vault" "$CLOUD" || true)
+  [[ -z $found ]] || fail "the new passphrase is readable in the cloud: $found"
+
   step "the passphrase is nowhere on disk but in its files"
-  local found
   found=$(grep -r -l -F -a -- "$PASS" "$work" | grep -v -e "^$work/pass$" -e "^$work/pass.crlf$" \
     -e "^$work/open.pass$" -e "^$work/.out$" -e "^$work/.err$" || true)
   [[ -z $found ]] || fail "the passphrase was written to: $found"

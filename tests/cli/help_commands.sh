@@ -3,7 +3,7 @@
 # every command.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-commands="init exec sync status clear account demo media"
+commands="init exec sync status clear account demo media passphrase"
 
 step "backless --help lists every command"
 ok --help
