@@ -342,7 +342,56 @@ static void test_sync_encrypted__passphrase_change(void) {
   free(dir);
 }
 
+/* A raw 32-byte key instead of a passphrase: kdf "raw", no salt, the same
+ * protection; another key is refused. */
+static bl_db *raw_open(const char *file, const unsigned char *key) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  bl_config c = BL_CONFIG_INIT;
+  c.schema = th_schema(1);
+  c.database_path = path;
+  c.key = key;
+  bl_db *db = NULL;
+  if (bl_open(&db, &c) != BL_OK) {
+    fprintf(stderr, "open: %s\n", bl_errmsg(NULL));
+    exit(2);
+  }
+  return db;
+}
+
+static void test_sync_encrypted__raw_key(void) {
+  dir = th_tmpdir();
+  unsigned char key[32], other[32];
+  randombytes_buf(key, sizeof key);
+  randombytes_buf(other, sizeof other);
+  bl_db *a = raw_open("a.db", key), *b = raw_open("b.db", key);
+  bl_remote *r = th_remote(dir);
+  bl_sync_result res = BL_SYNC_RESULT_INIT;
+  th_exec(a, "INSERT INTO todos (id, title) VALUES ('r1', 'raw key secret')");
+  BL_CHECK_INT(th_sync(a, r, &res), BL_OK);
+  BL_CHECK_INT(th_sync(b, r, &res), BL_OK);
+  BL_CHECK_INT(th_int(b, "SELECT count(*) FROM todos WHERE title = 'raw key secret'"), 1);
+  char cloud[4096], path[4096];
+  snprintf(cloud, sizeof cloud, "%s/cloud", dir);
+  BL_CHECK_INT(grep_tree(cloud, "raw key secret"), 0);
+  size_t n = 0;
+  snprintf(path, sizeof path, "%s/cloud/Backless/backless.json", dir);
+  char *settings = slurp(path, &n);
+  BL_CHECK(settings && strstr(settings, "\"kdf\":\"raw\"") && !strstr(settings, "salt"));
+  free(settings);
+  bl_db *x = raw_open("x.db", other);
+  refused_whole(x, r, BL_SYNC_KEY, "wrong key");
+  bl_sync_result_free(&res);
+  bl_close(a);
+  bl_close(b);
+  bl_close(x);
+  bl_remote_free(r);
+  th_rmtree(dir);
+  free(dir);
+}
+
 static const bl_test_case cases[] = {
+    BL_TEST(test_sync_encrypted__raw_key),
     BL_TEST(test_sync_encrypted__passphrase_change),
     BL_TEST(test_sync_encrypted__three_devices_no_plaintext),
     BL_TEST(test_sync_encrypted__wrong_missing_unsupported),
