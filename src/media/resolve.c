@@ -104,10 +104,7 @@ int bl_media_resolve(bl_db *db, bl_remote *remote, const char *hash, const char 
     bl_sync_ctx ctx = {db, remote, &res, BL_OK, 0, 0};
     rc = bl__sync_settings_ex(&ctx, 0);
     if (rc != BL_OK) {
-      if (rc == BL_ENOTFOUND)
-        bl__db_error(db, rc, "%s is not in the cloud: the app folder '%s' has not been synced yet", name,
-                     db->app_folder);
-      else if (res.errors_count)
+      if (res.errors_count)
         bl__db_error(db, rc, "%s", res.errors[0].message);
       bl_sync_result_free(&res);
       return rc;

@@ -327,10 +327,13 @@ int bl__sync_settings_ex(bl_sync_ctx *ctx, int create) {
   if (!b) return BL_ENOMEM;
   rc = bl_remote_read(ctx->remote, path, settings_sink, b);
   if (rc == BL_ENOTFOUND && !create) {
+    /* No settings yet: nothing in the folder was written by a sync, so
+     * nothing is encrypted; read it as a plain folder, write and remember
+     * nothing (the first sync decides). */
     free(b);
-    bl__ctx_error(ctx, NULL, BL_SYNC_REMOTE, rc, "the app folder '%s' has no backless.json yet (nothing was synced)",
-                  db->app_folder);
-    return rc;
+    db->envelope = 0;
+    db->env_flags = 0;
+    return BL_OK;
   }
   if (rc == BL_ENOTFOUND) {
     /* First device: create the app folder and the settings, then read

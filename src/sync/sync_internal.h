@@ -205,8 +205,9 @@ void bl__ctx_error(bl_sync_ctx *ctx, const char *device, int sync_code, int bl_c
  * db->envelope, db->env_flags and, for an encrypted folder, db->data_key.
  * BL_OK, or an error recorded in ctx (nothing may be downloaded then). */
 int bl__sync_settings(bl_sync_ctx *ctx);
-/* The same; with create = 0 a folder without backless.json is BL_ENOTFOUND
- * and nothing is written (readers such as bl_media_resolve). */
+/* The same; with create = 0 a folder without backless.json is read as a
+ * plain one and nothing is written or remembered (readers such as
+ * bl_media_resolve). */
 int bl__sync_settings_ex(bl_sync_ctx *ctx, int create);
 
 /* The identity bound to a file of device `device` named `name` (the
