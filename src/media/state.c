@@ -45,14 +45,12 @@ int bl__media_state_init(bl_db *db) {
   return rc;
 }
 
-int bl__media_note_cached(bl_db *db, const char *hash) {
+/* Runs `sql` (an upsert of _bl_media with one parameter, the hash). */
+static int state_upsert(bl_db *db, const char *sql, const char *hash) {
   int rc = bl__media_state_init(db);
   if (rc != BL_OK) return rc;
   sqlite3_stmt *st = NULL;
-  rc = sqlite3_prepare_v2(db->db,
-                          "INSERT INTO _bl_media (hash, cached) VALUES (?, 1)"
-                          " ON CONFLICT (hash) DO UPDATE SET cached = 1",
-                          -1, &st, NULL);
+  rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db->db);
@@ -62,21 +60,18 @@ int bl__media_note_cached(bl_db *db, const char *hash) {
   return BL_OK;
 }
 
+int bl__media_note_cached(bl_db *db, const char *hash) {
+  return state_upsert(db,
+                      "INSERT INTO _bl_media (hash, cached) VALUES (?, 1)"
+                      " ON CONFLICT (hash) DO UPDATE SET cached = 1",
+                      hash);
+}
+
 int bl__media_note_attached(bl_db *db, const char *hash) {
-  int rc = bl__media_state_init(db);
-  if (rc != BL_OK) return rc;
-  sqlite3_stmt *st = NULL;
-  rc = sqlite3_prepare_v2(db->db,
-                          "INSERT INTO _bl_media (hash, cached, verify) VALUES (?, 1, 'P')"
-                          " ON CONFLICT (hash) DO UPDATE SET cached = 1, verify = coalesce(verify, 'P')",
-                          -1, &st, NULL);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db->db);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_OK) return bl__db_error(db, bl__from_sqlite(rc), "media state: %s", sqlite3_errmsg(db->db));
-  return BL_OK;
+  return state_upsert(db,
+                      "INSERT INTO _bl_media (hash, cached, verify) VALUES (?, 1, 'P')"
+                      " ON CONFLICT (hash) DO UPDATE SET cached = 1, verify = coalesce(verify, 'P')",
+                      hash);
 }
 
 int bl__media_anchor_now(bl_db *db, char **out) {
