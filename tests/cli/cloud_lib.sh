@@ -32,6 +32,24 @@ start_emulator() {
   EMU="http://127.0.0.1:$(cat "$work/port")"
 }
 
+# start_webdav: a real WebDAV server (`rclone serve webdav`) on a free port
+# of 127.0.0.1 serving $work/dav, basic auth alice / 's3cret pass'. Sets
+# $port and $REMOTE (webdav://.../sync/here, whose folder exists).
+start_webdav() {
+  command -v rclone >/dev/null || fail "rclone is not installed (scripts/install-deps.sh installs it)"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/dav/sync/here"
+  rclone serve webdav "$work/dav" --addr "127.0.0.1:$port" --user alice --pass 's3cret pass' \
+    --config "$work/rclone.conf" 2>"$work/rclone.log" &
+  servers+=($!)
+  local i
+  for ((i = 0; i < 500; i++)); do
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null && break
+    sleep 0.02
+  done
+  REMOTE="webdav://alice:s3cret%20pass@127.0.0.1:$port/sync/here"
+}
+
 # emu METHOD PATH [JSON]: a control request; the answer in $emu_out.
 emu() {
   emu_out=$(python3 - "$1" "$EMU$2" "${3:-}" <<'PY'

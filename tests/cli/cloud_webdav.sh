@@ -5,18 +5,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/cloud_lib.sh"
 
-command -v rclone >/dev/null || fail "rclone is not installed (scripts/install-deps.sh installs it)"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$work/dav"
-rclone serve webdav "$work/dav" --addr "127.0.0.1:$port" --user alice --pass 's3cret pass' \
-  --config "$work/rclone.conf" 2>"$work/rclone.log" &
-servers+=($!)
-for ((i = 0; i < 500; i++)); do
-  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null && break
-  sleep 0.02
-done
-REMOTE="webdav://alice:s3cret%20pass@127.0.0.1:$port/sync/here"
-mkdir -p "$work/dav/sync/here"
+start_webdav
 
 step_three_devices
 [[ -f $work/dav/sync/here/Backless/backless.json ]] || fail "no Backless/backless.json on the server"
