@@ -676,6 +676,7 @@ static void crr_fail(sqlite3_context *ctx, sqlite3 *db, const char *savepoint, c
 
 void bl__fn_as_crr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (!bl__pending_flush_fn(ctx, st)) return;
   const char *table = crr_table_arg(argc, argv);
   if (!table) {
     sqlite3_result_error(ctx,
@@ -703,6 +704,7 @@ void bl__fn_as_crr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void bl__fn_as_table(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (!bl__pending_flush_fn(ctx, st)) return;
   const char *table = crr_table_arg(argc, argv);
   if (!table || sqlite3_exec(st->db, "SAVEPOINT as_table", NULL, NULL, NULL) != SQLITE_OK) {
     sqlite3_result_error(ctx, "failed to start as_table savepoint", -1);
@@ -724,6 +726,7 @@ void bl__fn_as_table(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void bl__fn_begin_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (!bl__pending_flush_fn(ctx, st)) return;
   const char *table = crr_table_arg(argc, argv);
   if (!table) {
     sqlite3_result_error(ctx,
@@ -748,6 +751,7 @@ void bl__fn_begin_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void bl__fn_commit_alter(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   bl_crdt *st = (bl_crdt *)sqlite3_user_data(ctx);
+  if (!bl__pending_flush_fn(ctx, st)) return;
   const char *table = crr_table_arg(argc, argv);
   if (!table) {
     sqlite3_result_error(ctx,

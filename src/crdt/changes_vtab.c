@@ -297,10 +297,17 @@ static int ch_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str,
   c->eof = 1;
   c->rowid = 0;
 
+  /* Changes held back by an insert of this statement are read too. */
+  char *err = NULL;
+  int rc = bl__pending_flush(st, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(v->base.zErrMsg);
+    v->base.zErrMsg = err ? err : sqlite3_mprintf("crsql_changes: merge failed");
+    return rc;
+  }
   /* Reads always check the schema: another connection may have changed it. */
   bl__state_invalidate_tables_soft(st);
-  char *err = NULL;
-  int rc = bl__tables_refresh(st, &err);
+  rc = bl__tables_refresh(st, &err);
   if (rc != SQLITE_OK) {
     sqlite3_free(v->base.zErrMsg);
     v->base.zErrMsg = err ? err : sqlite3_mprintf("Could not update table infos");
@@ -392,30 +399,75 @@ static int ch_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3
   if (ch.cl < 0 || ch.col_version < 0)
     return ch_set_error(vtab, sqlite3_mprintf("crsql_changes: cl and col_version must not be negative"));
 
+  /* The second and later changes of one statement are held back and merged
+   * in batches (changes_pending.c); the first is merged at once. */
+  bl_crdt *st = v->st;
   char *err = NULL;
-  int rc = bl__merge_change(v->st, &ch, &err);
+  int rc = bl__pending_add(st, &ch, &err);
+  if (rc == SQLITE_DONE) {
+    rc = bl__pending_flush(st, &err);
+    if (rc == SQLITE_OK) rc = bl__merge_change(st, &ch, &err);
+  }
   if (rc != SQLITE_OK) {
+    bl__pending_discard(st);
     ch_set_error(vtab, err ? err : sqlite3_mprintf("crsql_changes: merge failed"));
     return rc;
   }
+  bl__pending_mark_run(st);
   *rowid = 0;
   return SQLITE_OK;
 }
 
-static int ch_begin(sqlite3_vtab *vtab) { return SQLITE_OK; }
+/* ------------------------------------------------------------ transactions
+ * The savepoint calls say where a statement ends (changes_pending.c). */
+
+static int ch_begin(sqlite3_vtab *vtab) {
+  bl__pending_tx_boundary(((ch_vtab *)vtab)->st);
+  return SQLITE_OK;
+}
+
+static int ch_sync(sqlite3_vtab *vtab) {
+  char *err = NULL;
+  int rc = bl__pending_flush(((ch_vtab *)vtab)->st, &err);
+  if (rc != SQLITE_OK) ch_set_error(vtab, err ? err : sqlite3_mprintf("crsql_changes: merge failed"));
+  else sqlite3_free(err);
+  return rc;
+}
 
 static int ch_commit(sqlite3_vtab *vtab) {
-  ((ch_vtab *)vtab)->st->rows_impacted = 0;
+  bl_crdt *st = ((ch_vtab *)vtab)->st;
+  bl__pending_tx_boundary(st);
+  st->rows_impacted = 0;
   return SQLITE_OK;
 }
 
 static int ch_rollback(sqlite3_vtab *vtab) {
-  ((ch_vtab *)vtab)->st->rows_impacted = 0;
+  bl_crdt *st = ((ch_vtab *)vtab)->st;
+  bl__pending_tx_boundary(st);
+  st->rows_impacted = 0;
+  return SQLITE_OK;
+}
+
+static int ch_savepoint(sqlite3_vtab *vtab, int n) {
+  bl__pending_savepoint(((ch_vtab *)vtab)->st, n);
+  return SQLITE_OK;
+}
+
+static int ch_release(sqlite3_vtab *vtab, int n) {
+  char *err = NULL;
+  int rc = bl__pending_release(((ch_vtab *)vtab)->st, n, &err);
+  if (rc != SQLITE_OK) ch_set_error(vtab, err ? err : sqlite3_mprintf("crsql_changes: merge failed"));
+  else sqlite3_free(err);
+  return rc;
+}
+
+static int ch_rollback_to(sqlite3_vtab *vtab, int n) {
+  bl__pending_rollback_to(((ch_vtab *)vtab)->st, n);
   return SQLITE_OK;
 }
 
 static sqlite3_module ch_module = {
-    .iVersion = 0,
+    .iVersion = 2,
     .xCreate = NULL, /* eponymous-only */
     .xConnect = ch_connect,
     .xBestIndex = ch_best_index,
@@ -430,8 +482,12 @@ static sqlite3_module ch_module = {
     .xRowid = ch_rowid,
     .xUpdate = ch_update,
     .xBegin = ch_begin,
+    .xSync = ch_sync,
     .xCommit = ch_commit,
     .xRollback = ch_rollback,
+    .xSavepoint = ch_savepoint,
+    .xRelease = ch_release,
+    .xRollbackTo = ch_rollback_to,
 };
 
 static void ch_destroy_state(void *p) { bl__state_free((bl_crdt *)p); }

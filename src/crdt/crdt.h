@@ -193,6 +193,13 @@ typedef struct bl_crdt {
   int site_cache_len;
   sqlite3_int64 site_cache_ordinal;
   struct bl_merger *merger; /* merge.c's row buffer, created on first merge */
+  /* Changes held back by crsql_changes (changes_pending.c). */
+  struct bl_pending *pend;
+  int pend_flushing;          /* writing them: savepoint calls are the flush's own */
+  int sp_depth;               /* savepoints open, as xSavepoint/xRelease told the vtab */
+  int run_valid;              /* run_mark is set (an insert ended, same transaction) */
+  sqlite3_int64 run_mark;     /* sqlite3_total_changes64() when the last insert ended */
+  int run_depth;              /* sp_depth then */
 } bl_crdt;
 
 /* Creates the per-connection state: crsql_master, crsql_site_id and the
@@ -251,6 +258,27 @@ int bl__merge_change(bl_crdt *st, const bl_change *ch, char **err);
  * set and the changes before the failing one may be applied: the caller
  * runs it inside a savepoint (bl_crdt_merge does). */
 int bl__merge_batch(bl_crdt *st, const bl_change *changes, size_t n, char **err);
+
+/* Checks a change as a merge would (table, column, key), writing nothing. */
+int bl__merge_validate(bl_crdt *st, const bl_change *ch, char **err);
+
+/* Changes held back by crsql_changes until their statement ends
+ * (changes_pending.c). bl__pending_add returns SQLITE_DONE when the change
+ * must be merged at once. */
+typedef struct bl_pending bl_pending;
+int bl__pending_add(bl_crdt *st, const bl_change *ch, char **err);
+int bl__pending_flush(bl_crdt *st, char **err);
+/* The same before an SQL function's work: 0 with the error set on ctx. */
+int bl__pending_flush_fn(sqlite3_context *ctx, bl_crdt *st);
+size_t bl__pending_count(const bl_crdt *st);
+void bl__pending_discard(bl_crdt *st);
+void bl__pending_free(bl_crdt *st);
+void bl__pending_mark_run(bl_crdt *st);
+void bl__pending_savepoint(bl_crdt *st, int n);
+int bl__pending_release(bl_crdt *st, int n, char **err);
+void bl__pending_rollback_to(bl_crdt *st, int n);
+void bl__pending_tx_boundary(bl_crdt *st);
+int bl__only_engine_triggers(sqlite3 *db);
 
 struct bl_merger;
 void bl__merger_free(struct bl_merger *mg);

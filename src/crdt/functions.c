@@ -31,6 +31,7 @@ static void fn_site_id(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 static void fn_db_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_int64 v;
+  if (!bl__pending_flush_fn(ctx, fn_state(ctx))) return;
   if (bl__db_version(fn_state(ctx), &v) != SQLITE_OK) {
     sqlite3_result_error(ctx, "failed to fill db version", -1);
     return;
@@ -40,6 +41,7 @@ static void fn_db_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 static void fn_next_db_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_int64 merging = argc == 1 ? sqlite3_value_int64(argv[0]) : 0, v;
+  if (!bl__pending_flush_fn(ctx, fn_state(ctx))) return;
   if (bl__next_db_version(fn_state(ctx), merging, &v) != SQLITE_OK) {
     sqlite3_result_error(ctx, "Unable to determine the next db version", -1);
     return;
@@ -211,6 +213,24 @@ int bl__crdt_init(sqlite3 *db, char **errmsg) {
   return rc;
 }
 
+/* Whether the schema holds no trigger but the engine's own (whose work is
+ * skipped while merging anyway). */
+int bl__only_engine_triggers(sqlite3 *db) {
+  sqlite3_stmt *stmt = NULL;
+  int only = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT count(*) FROM (SELECT name, tbl_name, type FROM sqlite_master UNION ALL "
+                         "SELECT name, tbl_name, type FROM sqlite_temp_master) WHERE type = 'trigger' "
+                         "AND name NOT IN (tbl_name || '__crsql_itrig', tbl_name || '__crsql_utrig', "
+                         "tbl_name || '__crsql_dtrig') AND NOT (tbl_name LIKE '%\\_\\_crsql\\_clock' ESCAPE '\\' "
+                         "AND name IN (tbl_name || '_delete', tbl_name || '_insert', tbl_name || '_update'))",
+                         -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW)
+    only = sqlite3_column_int(stmt, 0) == 0;
+  sqlite3_finalize(stmt);
+  return only;
+}
+
 #ifdef SQLITE_CORE
 int bl_crdt_register(sqlite3 *db, char **errmsg) {
   if (errmsg) *errmsg = NULL;
@@ -246,21 +266,6 @@ static bl_crdt *fn_find_state(sqlite3 *db) {
  * cr-sqlite fires during merges, keep every batch on the normal path. */
 #define FN_QUIET_MERGE_MIN 256
 
-static int fn_only_engine_triggers(sqlite3 *db) {
-  sqlite3_stmt *stmt = NULL;
-  int only = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT count(*) FROM (SELECT name, tbl_name, type FROM sqlite_master UNION ALL "
-                         "SELECT name, tbl_name, type FROM sqlite_temp_master) WHERE type = 'trigger' "
-                         "AND name NOT IN (tbl_name || '__crsql_itrig', tbl_name || '__crsql_utrig', "
-                         "tbl_name || '__crsql_dtrig') AND NOT (tbl_name LIKE '%\\_\\_crsql\\_clock' ESCAPE '\\' "
-                         "AND name IN (tbl_name || '_delete', tbl_name || '_insert', tbl_name || '_update'))",
-                         -1, &stmt, NULL) == SQLITE_OK &&
-      sqlite3_step(stmt) == SQLITE_ROW)
-    only = sqlite3_column_int(stmt, 0) == 0;
-  sqlite3_finalize(stmt);
-  return only;
-}
 
 int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **errmsg) {
   if (errmsg) *errmsg = NULL;
@@ -270,16 +275,22 @@ int bl_crdt_merge(sqlite3 *db, const bl_crdt_change *changes, size_t n, char **e
     return SQLITE_MISUSE;
   }
   if (n == 0) return SQLITE_OK;
-  int rc = sqlite3_exec(db, "SAVEPOINT bl_crdt_merge", NULL, NULL, NULL);
+  char *err = NULL;
+  int rc = bl__pending_flush(st, &err);
+  if (rc != SQLITE_OK) {
+    if (errmsg) *errmsg = err;
+    else sqlite3_free(err);
+    return rc;
+  }
+  rc = sqlite3_exec(db, "SAVEPOINT bl_crdt_merge", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     if (errmsg) *errmsg = sqlite3_mprintf("%s", sqlite3_errmsg(db));
     return rc;
   }
   int impacted = st->rows_impacted;
-  char *err = NULL;
   int triggers_on = 0, quiet = 0;
   if (n >= FN_QUIET_MERGE_MIN && sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &triggers_on) == SQLITE_OK &&
-      triggers_on && fn_only_engine_triggers(db))
+      triggers_on && bl__only_engine_triggers(db))
     quiet = sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers_on) == SQLITE_OK;
   rc = bl__merge_batch(st, changes, n, &err);
   if (quiet) sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 1, &triggers_on);

@@ -35,7 +35,10 @@ static int lw_begin_core(bl_crdt *st, int argc, sqlite3_value **argv, lw_ctx *lw
     *err = sqlite3_mprintf("expected at least 1 argument");
     return SQLITE_ERROR;
   }
-  int rc = bl__tables_refresh(lw->st, err);
+  /* Changes held back by a crsql_changes insert of this statement come first. */
+  int rc = bl__pending_count(st) ? bl__pending_flush(st, err) : SQLITE_OK;
+  if (rc != SQLITE_OK) return rc;
+  rc = bl__tables_refresh(lw->st, err);
   if (rc != SQLITE_OK) {
     if (!*err) *err = sqlite3_mprintf("failed to ensure table infos are up to date");
     return rc;

@@ -675,6 +675,18 @@ int bl__merge_change(bl_crdt *st, const bl_change *ch, char **err) {
   return rc;
 }
 
+int bl__merge_validate(bl_crdt *st, const bl_change *ch, char **err) {
+  *err = NULL;
+  int rc = bl__tables_refresh(st, err);
+  if (rc != SQLITE_OK) {
+    if (!*err) *err = sqlite3_mprintf("Failed to update CRR table information");
+    return rc;
+  }
+  bl_table *t = NULL;
+  int col = 0;
+  return merge_check(st, ch, &t, &col, err);
+}
+
 int bl__merge_batch(bl_crdt *st, const bl_change *changes, size_t n, char **err) {
   return merge_run(st, changes, n, 1, err);
 }

@@ -159,6 +159,7 @@ void bl__state_finalize_stmts(bl_crdt *st) {
 void bl__state_free(bl_crdt *st) {
   if (!st) return;
   bl__state_finalize_stmts(st);
+  bl__pending_free(st);
   bl__merger_free(st->merger);
   st->merger = NULL;
   state_free_tables(st);
