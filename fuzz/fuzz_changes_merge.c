@@ -18,7 +18,11 @@
  *   - every row of t has a live entry (odd cl) in crsql_changes, and every
  *     live entry of t in crsql_changes has its row;
  *   - merging is idempotent: applying the accepted changes a second time
- *     leaves the rows and the CRDT metadata unchanged.
+ *     leaves the rows and the CRDT metadata unchanged;
+ *   - merging the accepted changes in one INSERT ... SELECT (held back and
+ *     merged in batches, src/crdt/changes_pending.c) on a fresh copy of the
+ *     database succeeds and leaves the same rows and metadata (unless a
+ *     failing change ended the transaction of the one-by-one run).
  *
  * Well-formed: a change that is a sentinel (cid '-1') or a delete (even cl)
  * has col_version == cl, as every change cr-sqlite emits does. cr-sqlite
@@ -199,18 +203,20 @@ static int fz_is_bug(int rc) {
  * *malformed (when not NULL) if an accepted change is not well-formed.
  */
 static void fz_apply(sqlite3 *db, const uint8_t *data, size_t size, const uint32_t *only,
-                     uint32_t *accepted, int *malformed) {
+                     uint32_t *accepted, int *malformed, sqlite3_stmt *log, int *lost) {
   fz_reader r = {data, size};
-  sqlite3_stmt *ins = NULL, *pack1 = NULL, *pack2 = NULL;
+  sqlite3_stmt *ins = NULL, *vals = NULL, *pack1 = NULL, *pack2 = NULL;
   static const char *const cids[] = {"c", "d", "-1", "x", "y", "a", "id"};
   int tx = fz_byte(&r) & 1;
   if (accepted) *accepted = 0;
   if (malformed) *malformed = 0;
+  if (lost) *lost = 0;
 
   if (sqlite3_prepare_v2(db,
                          "INSERT INTO crsql_changes (\"table\", pk, cid, val, col_version,"
                          " db_version, site_id, cl, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          -1, &ins, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9", -1, &vals, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, "SELECT crsql_pack_columns(?1)", -1, &pack1, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, "SELECT crsql_pack_columns(?1, ?2)", -1, &pack2, NULL) != SQLITE_OK)
     fz_fail("prepare", db);
@@ -224,9 +230,9 @@ static void fz_apply(sqlite3 *db, const uint8_t *data, size_t size, const uint32
     const char *table = (op & 3) == 1 ? "u" : "t";
     if ((op & 3) == 3) {
       p = fz_bytes(&r, fz_byte(&r) % 16, &n);
-      sqlite3_bind_text(ins, 1, (const char *)p, n, SQLITE_TRANSIENT);
+      sqlite3_bind_text(vals, 1, (const char *)p, n, SQLITE_TRANSIENT);
     } else {
-      sqlite3_bind_text(ins, 1, table, -1, SQLITE_STATIC);
+      sqlite3_bind_text(vals, 1, table, -1, SQLITE_STATIC);
     }
 
     switch ((op >> 2) & 3) {
@@ -236,46 +242,49 @@ static void fz_apply(sqlite3 *db, const uint8_t *data, size_t size, const uint32
         fz_bind_value(&r, pk, 1);
         if (pk == pack2) fz_bind_value(&r, pk, 2);
         if (sqlite3_step(pk) == SQLITE_ROW)
-          sqlite3_bind_value(ins, 2, sqlite3_column_value(pk, 0));
+          sqlite3_bind_value(vals, 2, sqlite3_column_value(pk, 0));
         else
-          sqlite3_bind_null(ins, 2);
+          sqlite3_bind_null(vals, 2);
         sqlite3_reset(pk);
         break;
       }
       case 2:
         p = fz_bytes(&r, fz_byte(&r) % 64, &n);
-        sqlite3_bind_blob(ins, 2, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(vals, 2, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
         break;
-      default: sqlite3_bind_null(ins, 2); break;
+      default: sqlite3_bind_null(vals, 2); break;
     }
 
     int c = (op >> 4) & 7, sentinel;
     if (c < 7) {
-      sqlite3_bind_text(ins, 3, cids[c], -1, SQLITE_STATIC);
+      sqlite3_bind_text(vals, 3, cids[c], -1, SQLITE_STATIC);
       sentinel = c == 2;
     } else {
       p = fz_bytes(&r, fz_byte(&r) % 16, &n);
-      sqlite3_bind_text(ins, 3, (const char *)p, n, SQLITE_TRANSIENT);
+      sqlite3_bind_text(vals, 3, (const char *)p, n, SQLITE_TRANSIENT);
       sentinel = n == 2 && memcmp(p, "-1", 2) == 0;
     }
 
-    fz_bind_value(&r, ins, 4);
+    fz_bind_value(&r, vals, 4);
     sqlite3_int64 col_version = fz_int(&r, wide);
-    sqlite3_bind_int64(ins, 5, col_version);
-    sqlite3_bind_int64(ins, 6, fz_int(&r, wide));
+    sqlite3_bind_int64(vals, 5, col_version);
+    sqlite3_bind_int64(vals, 6, fz_int(&r, wide));
     switch (fz_byte(&r) % 4) {
-      case 0: sqlite3_bind_blob(ins, 7, fz_site1, 16, SQLITE_STATIC); break;
-      case 1: sqlite3_bind_blob(ins, 7, fz_site2, 16, SQLITE_STATIC); break;
-      case 2: sqlite3_bind_null(ins, 7); break;
+      case 0: sqlite3_bind_blob(vals, 7, fz_site1, 16, SQLITE_STATIC); break;
+      case 1: sqlite3_bind_blob(vals, 7, fz_site2, 16, SQLITE_STATIC); break;
+      case 2: sqlite3_bind_null(vals, 7); break;
       default:
         p = fz_bytes(&r, fz_byte(&r) % 20, &n);
-        sqlite3_bind_blob(ins, 7, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(vals, 7, n ? (const void *)p : "", n, SQLITE_TRANSIENT);
         break;
     }
     sqlite3_int64 cl = fz_int(&r, wide);
-    sqlite3_bind_int64(ins, 8, cl);
-    sqlite3_bind_int64(ins, 9, fz_byte(&r));
+    sqlite3_bind_int64(vals, 8, cl);
+    sqlite3_bind_int64(vals, 9, fz_byte(&r));
 
+    /* The change's nine values, parsed once, go to the merge and the log. */
+    if (sqlite3_step(vals) != SQLITE_ROW) fz_fail("values", db);
+    for (int i = 0; i < 9; i++) sqlite3_bind_value(ins, i + 1, sqlite3_column_value(vals, i));
     if (!only || (*only >> k & 1)) {
       int rc = sqlite3_step(ins);
       if (fz_verbose) {
@@ -286,21 +295,32 @@ static void fz_apply(sqlite3 *db, const uint8_t *data, size_t size, const uint32
       }
       if (rc == SQLITE_DONE) {
         if (accepted) *accepted |= 1u << k;
+        if (log) {
+          sqlite3_bind_int(log, 1, k);
+          for (int i = 0; i < 9; i++) sqlite3_bind_value(log, i + 2, sqlite3_column_value(vals, i));
+          if (sqlite3_step(log) != SQLITE_DONE) fz_fail("log", NULL);
+          sqlite3_reset(log);
+        }
         if (malformed && (sentinel || cl % 2 == 0) && col_version != cl) *malformed = 1;
       } else {
         rc = sqlite3_extended_errcode(db);
         const char *msg = sqlite3_errmsg(db);
         if (fz_is_bug(rc)) fz_fail("merge failed with a corruption/internal/misuse code", db);
         if (!msg || !*msg) fz_fail("merge failed without a message", NULL);
+        /* A failure that ended the transaction took earlier changes along. */
+        if (lost && tx && sqlite3_get_autocommit(db)) *lost = 1;
       }
     }
     sqlite3_reset(ins);
     sqlite3_clear_bindings(ins);
+    sqlite3_reset(vals);
+    sqlite3_clear_bindings(vals);
   }
   /* A failed merge may have ended the transaction (SQLite rolls back on
    * some errors); commit only what is still open. */
   if (tx && !sqlite3_get_autocommit(db)) fz_exec(db, "COMMIT");
   sqlite3_finalize(ins);
+  sqlite3_finalize(vals);
   sqlite3_finalize(pack1);
   sqlite3_finalize(pack2);
 }
@@ -369,12 +389,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint32_t accepted = 0;
   int malformed = 0;
 
-  fz_apply(db, data, size, NULL, &accepted, &malformed);
+  /* The accepted changes are logged into a second database, which then
+   * merges them all with one INSERT ... SELECT (the batched path of
+   * src/crdt/changes_pending.c): it must reach the same state. */
+  sqlite3 *batched = fz_open();
+  sqlite3_stmt *log = NULL;
+  fz_exec(batched, "CREATE TEMP TABLE staged (k INTEGER PRIMARY KEY, tbl, pk, cid, val, col_version, "
+                   "db_version, site_id, cl, seq)");
+  if (sqlite3_prepare_v2(batched, "INSERT INTO temp.staged VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &log,
+                         NULL) != SQLITE_OK)
+    fz_fail("prepare log", batched);
+  int lost = 0;
+  fz_apply(db, data, size, NULL, &accepted, &malformed, log, &lost);
+  sqlite3_finalize(log);
   fz_check_consistent(db, !malformed);
+  if (!lost) {
+    char *err = NULL;
+    if (sqlite3_exec(batched,
+                     "INSERT INTO crsql_changes SELECT tbl, pk, cid, val, col_version, db_version, site_id, "
+                     "cl, seq FROM temp.staged ORDER BY k",
+                     NULL, NULL, &err) != SQLITE_OK) {
+      fprintf(stderr, "fuzz_changes_merge: the accepted changes failed in one statement: %s\n", err ? err : "?");
+      abort();
+    }
+    char *one = fz_state(db), *many = fz_state(batched);
+    if (strcmp(one, many) != 0) {
+      fprintf(stderr, "--- one statement per change:\n%s--- one statement:\n%s", one, many);
+      fz_fail("merging in one statement differs from one statement per change", NULL);
+    }
+    sqlite3_free(one);
+    sqlite3_free(many);
+    fz_check_consistent(batched, !malformed);
+  }
+  sqlite3_close(batched);
 
   if (!malformed) {
     char *before = fz_state(db);
-    fz_apply(db, data, size, &accepted, NULL, NULL);
+    fz_apply(db, data, size, &accepted, NULL, NULL, NULL, NULL);
     char *after = fz_state(db);
     if (strcmp(before, after) != 0) {
       fprintf(stderr, "--- after one merge:\n%s--- after merging again:\n%s", before, after);
