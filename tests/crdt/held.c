@@ -2,8 +2,9 @@
  * held.c — changes held back by crsql_changes (src/crdt/changes_pending.c).
  *
  * A statement inserting several changes (INSERT ... SELECT, multi-row
- * VALUES, a trigger) has its second and later changes merged in batches
- * when the statement ends. Whatever the shape of the statement, the result
+ * VALUES) has its second and later changes merged in batches when the
+ * statement ends; changes a trigger inserts are merged one at a time (SQLite
+ * adds each trigger run's changes to the change count). Whatever the shape of the statement, the result
  * must equal inserting the same changes one statement at a time; nothing
  * may be invisible to the next statement; a failing statement leaves
  * nothing behind.
