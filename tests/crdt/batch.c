@@ -119,35 +119,9 @@ static void test_crdt_batch__same_as_one_by_one(void) {
   int iters = env ? (int)strtol(env, NULL, 10) : 60;
   for (int iter = 0; iter < iters; iter++) {
     ct_rng r = {0x5eedULL + (unsigned long long)iter * 7919};
-    sqlite3 *dev[NDEV];
-    for (int d = 0; d < NDEV; d++) {
-      dev[d] = ct_open();
-      CT_EXEC(dev[d], batch_schema);
-    }
-    for (int step = 0; step < 40; step++) {
-      int d = ct_rng_below(&r, NDEV);
-      if (ct_rng_below(&r, 4) == 0) {
-        int to = ct_rng_below(&r, NDEV);
-        if (to != d) ct_sync(dev[d], dev[to], NULL);
-      } else {
-        batch_random_write(&r, dev[d]);
-      }
-    }
     ct_changes all = {0, NULL};
-    for (int d = 0; d < NDEV; d++) {
-      ct_changes c = {0, NULL};
-      BL_REQUIRE(ct_changes_read(dev[d], "", &c) == SQLITE_OK);
-      ct_changes_append(&all, &c);
-      ct_changes_free(&c);
-    }
-    int *order = malloc(sizeof(int) * (size_t)(all.n + 1));
+    int *order = ct_random_world(&r, batch_schema, batch_random_write, NDEV, 40, &all);
     BL_REQUIRE(order != NULL);
-    for (int i = 0; i < all.n; i++) order[i] = i;
-    for (int i = all.n - 1; i > 0; i--) {
-      int j = ct_rng_below(&r, i + 1), t = order[i];
-      order[i] = order[j];
-      order[j] = t;
-    }
     if (iter % 2 == 0) {
       batch_sort_changes = &all;
       qsort(order, (size_t)all.n, sizeof *order, batch_cmp);
@@ -180,7 +154,6 @@ static void test_crdt_batch__same_as_one_by_one(void) {
     ct_changes_free(&all);
     ct_close(one);
     ct_close(many);
-    for (int d = 0; d < NDEV; d++) ct_close(dev[d]);
   }
 }
 

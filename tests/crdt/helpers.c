@@ -386,3 +386,40 @@ unsigned long long ct_rng_next(ct_rng *r) {
 }
 
 int ct_rng_below(ct_rng *r, int n) { return n <= 1 ? 0 : (int)(ct_rng_next(r) % (unsigned)n); }
+
+int *ct_random_world(ct_rng *r, const char *schema, void (*write)(ct_rng *, sqlite3 *), int ndev, int steps,
+                     ct_changes *all) {
+  sqlite3 *dev[8];
+  if (ndev < 1 || ndev > 8) return NULL;
+  int ok = 1;
+  for (int d = 0; d < ndev; d++) {
+    dev[d] = ct_open();
+    if (ct_exec(dev[d], schema) != SQLITE_OK) ok = 0;
+  }
+  for (int step = 0; step < steps; step++) {
+    int d = ct_rng_below(r, ndev);
+    if (ct_rng_below(r, 4) == 0) {
+      int to = ct_rng_below(r, ndev);
+      if (to != d) ct_sync(dev[d], dev[to], NULL);
+    } else {
+      write(r, dev[d]);
+    }
+  }
+  all->n = 0;
+  all->v = NULL;
+  for (int d = 0; d < ndev; d++) {
+    ct_changes c = {0, NULL};
+    if (ct_changes_read(dev[d], "", &c) != SQLITE_OK || ct_changes_append(all, &c) != SQLITE_OK) ok = 0;
+    ct_changes_free(&c);
+  }
+  for (int d = 0; d < ndev; d++) ct_close(dev[d]);
+  int *order = ok ? malloc(sizeof(int) * (size_t)(all->n + 1)) : NULL;
+  if (!order) return NULL;
+  for (int i = 0; i < all->n; i++) order[i] = i;
+  for (int i = all->n - 1; i > 0; i--) {
+    int j = ct_rng_below(r, i + 1), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}

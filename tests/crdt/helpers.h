@@ -98,6 +98,14 @@ unsigned long long ct_rng_next(ct_rng *r);
 /* Uniform in [0, n). */
 int ct_rng_below(ct_rng *r, int n);
 
+/* A random world: `ndev` (at most 8) devices created with `schema` take
+ * `steps` random steps, each a local write by `write` or, one time in
+ * four, a sync from one device to another. The union of every device's
+ * changes goes to *all; returns a random order of them (malloc'ed; free
+ * it), or NULL if the schema or a read failed. The devices are closed. */
+int *ct_random_world(ct_rng *r, const char *schema, void (*write)(ct_rng *, sqlite3 *), int ndev, int steps,
+                     ct_changes *all);
+
 /* Prints the SQL and the message of a failing ct_exec at the caller. */
 #define CT_EXEC(db, sql)                                                                     \
   do {                                                                                       \
