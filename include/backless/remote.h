@@ -26,7 +26,8 @@
  *                  write when the parent folder is missing)
  *   BL_EAUTH       credentials rejected even after one refresh
  *   BL_ERATELIMIT  still rate limited after the retries
- *   BL_ENET        the service is unreachable or timed out
+ *   BL_ENET        the service is unreachable or timed out (a folder
+ *                  remote: its root folder is gone, e.g. unmounted)
  *   BL_EIO         any other failure of the storage
  *   BL_ENOMEM      out of memory
  */

@@ -65,8 +65,24 @@ static int folder_code(int e) {
   }
 }
 
+/* 1 when the root folder itself is no longer a folder: an unmounted drive,
+ * a moved or deleted sync folder. */
+static int folder_root_gone(const folder_remote *fr) {
+  struct stat st;
+  return stat(*fr->root ? fr->root : "/", &st) != 0 || !S_ISDIR(st.st_mode);
+}
+
+/* A vanished root is an unreachable remote (BL_ENET), not an empty one:
+ * BL_ENOTFOUND from a listing would read as "nobody has pushed yet". */
+static int folder_gone(bl_remote *r) {
+  const folder_remote *fr = (const folder_remote *)r;
+  return bl_remote_set_error(r, BL_ENET, "remote folder '%s' does not exist (unmounted, moved or deleted?)",
+                             *fr->root ? fr->root : "/");
+}
+
 /* Records the failure `e` (an errno) of `what` on local path `path`. */
 static int folder_fail(bl_remote *r, int e, const char *what, const char *path) {
+  if ((e == ENOENT || e == ENOTDIR) && folder_root_gone((const folder_remote *)r)) return folder_gone(r);
   char text[256];
   if (strerror_r(e, text, sizeof text) != 0) snprintf(text, sizeof text, "error %d", e);
   return bl_remote_set_error(r, folder_code(e), "%s '%s': %s", what, path, text);
@@ -263,6 +279,7 @@ static int folder_create_temp(bl_remote *r, const char *dir, const char *name, c
     if ((errno == EEXIST || errno == EINTR) && attempt < 100) continue;
     int e = errno;
     free(p);
+    if ((e == ENOENT || e == ENOTDIR) && folder_root_gone((const folder_remote *)r)) return folder_gone(r);
     if (e == ENOENT || e == ENOTDIR)
       return bl_remote_set_error(r, BL_ENOTFOUND, "writing '%s': folder '%s' does not exist",
                                  target, dir);
@@ -379,10 +396,8 @@ static int folder_mkdir(bl_remote *r, const char *path) {
   char *dir = folder_join(fr, path, strlen(path));
   if (!dir) return folder_nomem(r);
 
-  struct stat st;
-  if (stat(*fr->root ? fr->root : "/", &st) != 0 || !S_ISDIR(st.st_mode)) {
-    rc = bl_remote_set_error(r, BL_ENOTFOUND, "remote folder '%s' does not exist",
-                             *fr->root ? fr->root : "/");
+  if (folder_root_gone(fr)) {
+    rc = folder_gone(r);
     goto done;
   }
   for (char *c = dir + strlen(fr->root) + 1; *path && *c;) {

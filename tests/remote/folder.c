@@ -339,11 +339,19 @@ static void test_remote_folder__root_removed(void) {
   BL_REQUIRE(rmdir(dir) == 0);
   bl_remote_entry *e = NULL;
   size_t n = 0;
-  BL_CHECK_INT(bl_remote_list(r, "", &e, &n), BL_ENOTFOUND);
-  BL_CHECK_INT(bl_remote_mkdir(r, ""), BL_ENOTFOUND);
-  BL_CHECK_INT(bl_remote_mkdir(r, "a/b"), BL_ENOTFOUND);
+  /* A vanished root is an unreachable remote, not an empty one: a pull
+   * must not take it for "nobody has pushed yet". */
+  BL_CHECK_INT(bl_remote_list(r, "", &e, &n), BL_ENET);
   BL_CHECK(strstr(bl_remote_errmsg(r), "does not exist") != NULL);
-  BL_CHECK_INT(bl_remote_write_buf(r, "x", "1", 1), BL_ENOTFOUND);
+  BL_CHECK_INT(bl_remote_list(r, "changesets", &e, &n), BL_ENET);
+  BL_CHECK_INT(bl_remote_mkdir(r, ""), BL_ENET);
+  BL_CHECK_INT(bl_remote_mkdir(r, "a/b"), BL_ENET);
+  BL_CHECK(strstr(bl_remote_errmsg(r), "does not exist") != NULL);
+  BL_CHECK_INT(bl_remote_write_buf(r, "x", "1", 1), BL_ENET);
+  BL_CHECK_INT(bl_remote_remove(r, "x"), BL_ENET);
+  conformance_buf b = {0};
+  BL_CHECK_INT(conformance_read(r, "x", &b), BL_ENET);
+  free(b.data);
   /* The root is never re-created behind the user's back. */
   struct stat st;
   BL_CHECK(stat(dir, &st) != 0);

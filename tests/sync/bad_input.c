@@ -291,11 +291,17 @@ static void test_sync_bad_input__unreachable_remote(void) {
   char *moved = sqlite3_mprintf("%s/cloud-away", dir);
   BL_REQUIRE(rename(cloud, moved) == 0);
   th_exec(f.c, "INSERT INTO todos (id) VALUES ('c2')");
+  /* Due for a full listing: a pull that took the vanished folder for an
+   * empty cloud would complete and stamp the time of this one. */
+  th_exec(f.c, "UPDATE _sync_meta SET value = '0' WHERE key = 'last_full_listing'");
   char *db0 = db_state(f.c);
   int rc = bl_sync(f.c, f.r, &f.res);
-  BL_CHECK(rc != BL_OK);
+  BL_CHECK_INT(rc, BL_ENET);
   BL_CHECK(f.res.errors_count > 0);
   if (f.res.errors_count) BL_CHECK(strstr(f.res.errors[0].message, "cloud") != NULL);
+  BL_CHECK(f.res.pushed == 0);
+  BL_CHECK_INT(bl_pull(f.c, f.r, &f.res), BL_ENET);
+  if (f.res.errors_count) BL_CHECK(strstr(f.res.errors[0].message, "does not exist") != NULL);
   char *db1 = db_state(f.c);
   BL_CHECK_STR(db1, db0);
   /* Back online: the change is pushed. */
