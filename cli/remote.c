@@ -94,6 +94,8 @@ static int remote_token_cmd(char *buf, size_t size, int refresh, void *payload) 
 
 /* ------------------------------------------------------------ showing */
 
+/* A URL longer than the buffer is shown cut (the return values are looked
+ * at so that gcc -O2 does not warn about the cut). */
 void cli_url_shown(const char *url, char *buf, size_t size) {
   const char *sep = strstr(url, "://");
   if (sep) {
@@ -101,11 +103,11 @@ void cli_url_shown(const char *url, char *buf, size_t size) {
     size_t auth_len = strcspn(auth, "/?#");
     const char *at = memchr(auth, '@', auth_len);
     if (at) {
-      snprintf(buf, size, "%.*s***%s", (int)(auth - url), url, at);
+      if (snprintf(buf, size, "%.*s***%s", (int)(auth - url), url, at) < 0 && size) buf[0] = '\0';
       return;
     }
   }
-  snprintf(buf, size, "%s", url);
+  if (snprintf(buf, size, "%s", url) < 0 && size) buf[0] = '\0';
 }
 
 /* ------------------------------------------------------------ opening */
