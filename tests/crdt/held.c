@@ -17,26 +17,9 @@
 
 #define NDEV 3
 
-static const char *held_schema =
-    "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b TEXT DEFAULT 'd');"
-    "SELECT crsql_as_crr('t');"
-    "CREATE TABLE k (x TEXT NOT NULL, y INTEGER NOT NULL, v, PRIMARY KEY (x, y));"
-    "SELECT crsql_as_crr('k');";
+static const char *held_schema = CT_WORLD_SCHEMA;
 
-static void held_random_write(ct_rng *r, sqlite3 *db) {
-  char sql[256];
-  int id = ct_rng_below(r, ct_rng_below(r, 2) ? 6 : 30), v = ct_rng_below(r, 4);
-  switch (ct_rng_below(r, 7)) {
-    case 0: snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO t VALUES (%d, %d, 'b%d')", id, v, v); break;
-    case 1: snprintf(sql, sizeof sql, "INSERT INTO t (id, a) VALUES (%d, %d) ON CONFLICT DO UPDATE SET a = %d", id, v, v); break;
-    case 2: snprintf(sql, sizeof sql, "UPDATE t SET b = 'u%d' WHERE id = %d", v, id); break;
-    case 3: snprintf(sql, sizeof sql, "DELETE FROM t WHERE id = %d", id); break;
-    case 4: snprintf(sql, sizeof sql, "UPDATE OR REPLACE t SET id = %d WHERE id = %d", (id + 1) % 30, id); break;
-    case 5: snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO k VALUES ('x%d', %d, %d)", id % 3, v % 2, id); break;
-    default: snprintf(sql, sizeof sql, "DELETE FROM k WHERE x = 'x%d'", id % 3); break;
-  }
-  ct_exec(db, sql);
-}
+static void held_random_write(ct_rng *r, sqlite3 *db) { ct_world_write(r, db, 0); }
 
 /* Copies changes order[0..n) into temp.staged(n, <the 9 columns>). */
 static void held_stage(sqlite3 *db, const ct_changes *c, const int *order) {

@@ -387,6 +387,23 @@ unsigned long long ct_rng_next(ct_rng *r) {
 
 int ct_rng_below(ct_rng *r, int n) { return n <= 1 ? 0 : (int)(ct_rng_next(r) % (unsigned)n); }
 
+void ct_world_write(ct_rng *r, sqlite3 *db, int with_p) {
+  char sql[256];
+  int id = ct_rng_below(r, ct_rng_below(r, 2) ? 6 : 30), v = ct_rng_below(r, 4);
+  switch (ct_rng_below(r, with_p ? 9 : 7)) {
+    case 0: snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO t VALUES (%d, %d, 'b%d')", id, v, v); break;
+    case 1: snprintf(sql, sizeof sql, "INSERT INTO t (id, a) VALUES (%d, %d) ON CONFLICT DO UPDATE SET a = %d", id, v, v); break;
+    case 2: snprintf(sql, sizeof sql, "UPDATE t SET b = 'u%d' WHERE id = %d", v, id); break;
+    case 3: snprintf(sql, sizeof sql, "DELETE FROM t WHERE id = %d", id); break;
+    case 4: snprintf(sql, sizeof sql, "UPDATE OR REPLACE t SET id = %d WHERE id = %d", (id + 1) % 30, id); break;
+    case 5: snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO k VALUES ('x%d', %d, %d)", id % 3, v % 2, id); break;
+    case 6: snprintf(sql, sizeof sql, "DELETE FROM k WHERE x = 'x%d'", id % 3); break;
+    case 7: snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO p VALUES ('p%d')", id % 3); break;
+    default: snprintf(sql, sizeof sql, "DELETE FROM p WHERE id = 'p%d'", id % 3); break;
+  }
+  ct_exec(db, sql);
+}
+
 int *ct_random_world(ct_rng *r, const char *schema, void (*write)(ct_rng *, sqlite3 *), int ndev, int steps,
                      ct_changes *all) {
   sqlite3 *dev[8];

@@ -98,6 +98,21 @@ unsigned long long ct_rng_next(ct_rng *r);
 /* Uniform in [0, n). */
 int ct_rng_below(ct_rng *r, int n);
 
+/* The tables of the random worlds of batch.c and held.c: t (integer key),
+ * k (composite key); CT_WORLD_SCHEMA_P adds p (key only). */
+#define CT_WORLD_SCHEMA                                                        \
+  "CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b TEXT DEFAULT 'd');" \
+  "SELECT crsql_as_crr('t');"                                                \
+  "CREATE TABLE k (x TEXT NOT NULL, y INTEGER NOT NULL, v, PRIMARY KEY (x, y));" \
+  "SELECT crsql_as_crr('k');"
+#define CT_WORLD_SCHEMA_P \
+  CT_WORLD_SCHEMA "CREATE TABLE p (id TEXT PRIMARY KEY NOT NULL);SELECT crsql_as_crr('p');"
+
+/* One random local write on those tables (p too when `with_p`). Keys come
+ * from a small space (conflicts) or a larger one (new rows, which a batch
+ * handles optimistically and must replay when wrong). */
+void ct_world_write(ct_rng *r, sqlite3 *db, int with_p);
+
 /* A random world: `ndev` (at most 8) devices created with `schema` take
  * `steps` random steps, each a local write by `write` or, one time in
  * four, a sync from one device to another. The union of every device's
