@@ -49,28 +49,6 @@ static int batch_apply(sqlite3 *db, const ct_changes *c, const int *order, char 
   return rc;
 }
 
-static const char *batch_state_sql =
-    "SELECT \"table\", hex(pk), cid, quote(val), col_version, db_version, "
-    "CASE WHEN site_id = crsql_site_id() THEN 'local' ELSE hex(site_id) END, cl, seq "
-    "FROM crsql_changes ORDER BY \"table\", pk, cid";
-
-static int batch_same(sqlite3 *a, sqlite3 *b) {
-  char why[512];
-  static const char *const queries[] = {"SELECT * FROM t ORDER BY id", "SELECT * FROM k ORDER BY x, y",
-                                        "SELECT * FROM p ORDER BY id", "SELECT crsql_db_version()"};
-  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-    if (!ct_same_rows(a, b, queries[i], why, sizeof why)) {
-      fprintf(stderr, "  %s: %s\n", queries[i], why);
-      return 0;
-    }
-  }
-  if (!ct_same_rows(a, b, batch_state_sql, why, sizeof why)) {
-    fprintf(stderr, "  clocks differ: %s\n", why);
-    return 0;
-  }
-  return 1;
-}
-
 static int batch_cmp_row(const void *x, const void *y, void *changes);
 
 /* Orders change indices so that each row's changes are adjacent (stable). */
@@ -123,7 +101,7 @@ static void test_crdt_batch__same_as_one_by_one(void) {
     sqlite3_free(err);
     BL_CHECK_INT(ct_int(many, "SELECT crsql_rows_impacted() >= 0"), 1);
     CT_EXEC(many, "COMMIT");
-    if (!batch_same(one, many)) {
+    if (!ct_same_world(one, many, 1)) {
       fprintf(stderr, "  iteration %d (%s order, %d changes)\n", iter, iter % 2 ? "shuffled" : "row-grouped", all.n);
       bl_test_failed_checks++;
     }
@@ -222,7 +200,7 @@ static void test_crdt_batch__large_batch_triggers(void) {
   char why[512];
   BL_CHECK(ct_same_rows(a, b, "SELECT * FROM t ORDER BY id", why, sizeof why));
   BL_CHECK(ct_same_rows(a, c, "SELECT * FROM t ORDER BY id", why, sizeof why));
-  BL_CHECK(ct_same_rows(b, c, batch_state_sql, why, sizeof why) || (fprintf(stderr, "%s\n", why), 0));
+  BL_CHECK(ct_same_rows(b, c, CT_CHANGES_STATE_SQL, why, sizeof why) || (fprintf(stderr, "%s\n", why), 0));
   BL_CHECK_INT(ct_int(c, "SELECT count(*) FROM log"), 200);
   sqlite3_db_config(b, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &on);
   BL_CHECK_INT(on, 1);

@@ -40,31 +40,6 @@ static void held_stage(sqlite3 *db, const ct_changes *c, const int *order) {
 
 #define HELD_COLS "tbl, pk, cid, val, col_version, db_version, site_id, cl, seq"
 
-static const char *held_state_sql =
-    "SELECT \"table\", hex(pk), cid, quote(val), col_version, db_version, "
-    "CASE WHEN site_id = crsql_site_id() THEN 'local' ELSE hex(site_id) END, cl, seq "
-    "FROM crsql_changes ORDER BY \"table\", pk, cid";
-
-static int held_same(sqlite3 *a, sqlite3 *b) {
-  char why[512];
-  static const char *const queries[] = {"SELECT * FROM t ORDER BY id", "SELECT * FROM k ORDER BY x, y"};
-  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-    if (!ct_same_rows(a, b, queries[i], why, sizeof why)) {
-      fprintf(stderr, "  %s: %s\n", queries[i], why);
-      return 0;
-    }
-  }
-  if (!ct_same_rows(a, b, held_state_sql, why, sizeof why)) {
-    fprintf(stderr, "  clocks differ: %s\n", why);
-    return 0;
-  }
-  if (!ct_same_rows(a, b, "SELECT crsql_db_version()", why, sizeof why)) {
-    fprintf(stderr, "  crsql_db_version(): %s\n", why);
-    return 0;
-  }
-  return 1;
-}
-
 /* The ways a statement can insert many changes at once. */
 enum { V_TX_SELECT, V_AUTOCOMMIT_SELECT, V_SAVEPOINT_CHUNKS, V_TRIGGER_FEED, V_USER_TRIGGER, V_NVARIANTS };
 static const char *const held_variant_names[] = {"INSERT..SELECT in a transaction", "INSERT..SELECT alone",
@@ -138,9 +113,9 @@ static void test_crdt_held__same_as_one_by_one(void) {
     if (getenv("HELD_DEBUG") && iter == atoi(getenv("HELD_DEBUG"))) {
       fprintf(stderr, "STAGED:\n%s\nONE:\n%s\nMANY:\n%s\n",
               ct_rows(many, "SELECT n, tbl, hex(pk), cid, quote(val), col_version, db_version, hex(site_id), cl, seq FROM temp.staged"),
-              ct_rows(one, held_state_sql), ct_rows(many, held_state_sql));
+              ct_rows(one, CT_CHANGES_STATE_SQL), ct_rows(many, CT_CHANGES_STATE_SQL));
     }
-    if (!held_same(one, many)) {
+    if (!ct_same_world(one, many, 0)) {
       fprintf(stderr, "  iteration %d (%s, %d changes)\n", iter, held_variant_names[variant], all.n);
       bl_test_failed_checks++;
     }
@@ -177,7 +152,7 @@ static void test_crdt_held__many_batches(void) {
   /* Visible to the next statement of the transaction. */
   BL_CHECK_INT(ct_int(many, "SELECT count(*) FROM t"), ct_int(one, "SELECT count(*) FROM t"));
   CT_EXEC(many, "COMMIT");
-  BL_CHECK(held_same(one, many));
+  BL_CHECK(ct_same_world(one, many, 0));
   ct_changes_free(&c);
   ct_close(src);
   ct_close(one);

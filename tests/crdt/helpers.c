@@ -404,6 +404,20 @@ void ct_world_write(ct_rng *r, sqlite3 *db, int with_p) {
   ct_exec(db, sql);
 }
 
+int ct_same_world(sqlite3 *a, sqlite3 *b, int with_p) {
+  static const char *const queries[] = {"SELECT * FROM t ORDER BY id", "SELECT * FROM k ORDER BY x, y",
+                                        "SELECT crsql_db_version()", CT_CHANGES_STATE_SQL,
+                                        "SELECT * FROM p ORDER BY id"};
+  char why[512];
+  for (size_t i = 0; i < sizeof queries / sizeof queries[0] - (with_p ? 0 : 1); i++) {
+    if (!ct_same_rows(a, b, queries[i], why, sizeof why)) {
+      fprintf(stderr, "  %s: %s\n", queries[i], why);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int *ct_random_world(ct_rng *r, const char *schema, void (*write)(ct_rng *, sqlite3 *), int ndev, int steps,
                      ct_changes *all) {
   sqlite3 *dev[8];

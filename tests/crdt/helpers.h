@@ -113,6 +113,18 @@ int ct_rng_below(ct_rng *r, int n);
  * handles optimistically and must replay when wrong). */
 void ct_world_write(ct_rng *r, sqlite3 *db, int with_p);
 
+/* Every change of a database with its clock (db_version included), site
+ * ids shown as 'local' for the database's own. */
+#define CT_CHANGES_STATE_SQL                                                  \
+  "SELECT \"table\", hex(pk), cid, quote(val), col_version, db_version, "   \
+  "CASE WHEN site_id = crsql_site_id() THEN 'local' ELSE hex(site_id) END, cl, seq " \
+  "FROM crsql_changes ORDER BY \"table\", pk, cid"
+
+/* 1 when a and b hold the same rows of t, k (and p when `with_p`), the same
+ * changes (CT_CHANGES_STATE_SQL) and the same crsql_db_version(); else
+ * prints the first difference to stderr and returns 0. */
+int ct_same_world(sqlite3 *a, sqlite3 *b, int with_p);
+
 /* A random world: `ndev` (at most 8) devices created with `schema` take
  * `steps` random steps, each a local write by `write` or, one time in
  * four, a sync from one device to another. The union of every device's
